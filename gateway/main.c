@@ -1,0 +1,160 @@
+/* main.c - pushgate entry point: configuration, start-up order, signals, shutdown order.
+ * Thread: pg-main. It starts every other thread and is the only one that takes signals.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_config.h"
+#include "pg_log.h"
+#include "pg_rand.h"
+#include "pg_server.h"
+#include "rest_server.h"
+#include "ws_accept.h"
+#include "ws_worker.h"
+
+#define INBOX_SOFT_BYTES (64u * 1024 * 1024)
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: pushgate [--config FILE] [--help] [--version]\n\n"
+                 "A Pusher Channels compatible realtime gateway.\n"
+                 "With no --config it serves the embedded demo app (id app-id, key app-key).\n\n");
+    pg_config_print_help(out);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
+            printf("pushgate %s (libwebsockets %s, json-c %s, libsodium %s)\n", PG_VERSION,
+                   lws_get_library_version(), json_c_version(), sodium_version_string());
+            return 0;
+        }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            path = argv[++i];
+            continue;
+        }
+        if (strncmp(argv[i], "--config=", 9) == 0) {
+            path = argv[i] + 9;
+            continue;
+        }
+        fprintf(stderr, "pushgate: unknown argument \"%s\" (try --help)\n", argv[i]);
+        return 2;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "pushgate: libsodium failed to initialise\n");
+        return 1;
+    }
+
+    struct pg_config cfg;
+    char err[512];
+    if (pg_config_load(&cfg, path, err, sizeof err) < 0) {
+        fprintf(stderr, "pushgate: %s\n", err);
+        pg_config_dispose(&cfg);
+        return 2;
+    }
+    int lvl = pg_log_parse_level(cfg.log_level);
+    pg_log_level = lvl < 0 ? PG_LOG_INFO : lvl;
+    lws_set_log_level(LLL_ERR | LLL_WARN, pg_log_lws);
+    if (cfg.default_app)
+        PG_LOG(PG_LOG_WARN, "main",
+               "*** DEMO MODE: serving the embedded default app (id \"%s\", key \"%s\") with "
+               "its publicly known secret. Anyone can publish to it. Configure your own apps "
+               "with --config FILE before exposing this server. ***",
+               cfg.apps[0].id, cfg.apps[0].key);
+
+    /* Signals go to pg-main only: block them before any thread starts. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = 1;
+    struct pg_server srv;
+    memset(&srv, 0, sizeof srv);
+    srv.cfg = &cfg;
+    srv.nworkers = (unsigned)cfg.workers;
+    srv.node_tag = pg_rand_u32();
+    srv.app_conns = calloc(cfg.n_apps, sizeof *srv.app_conns);
+    srv.bus = pg_bus_create(srv.nworkers, INBOX_SOFT_BYTES);
+    srv.reg = pg_registry_create(srv.nworkers, srv.bus);
+    struct ws_worker *workers = calloc(srv.nworkers, sizeof *workers);
+    struct ws_acceptor acc = {.fd = -1};
+    struct rest_server *rest = NULL;
+    unsigned started = 0;
+    if (!srv.app_conns || !srv.bus || !srv.reg || !workers) {
+        fprintf(stderr, "pushgate: out of memory\n");
+        goto out;
+    }
+    for (unsigned i = 0; i < srv.nworkers; i++)
+        if (ws_worker_init(&workers[i], &srv, i, err, sizeof err) < 0) {
+            fprintf(stderr, "pushgate: %s\n", err);
+            goto out;
+        }
+    for (; started < srv.nworkers; started++)
+        if (ws_worker_start(&workers[started]) < 0) {
+            fprintf(stderr, "pushgate: cannot start worker thread\n");
+            goto out;
+        }
+    /* Listeners open last: a port that accepts means the gateway is ready. */
+    if (ws_accept_open(&acc, &srv, workers, err, sizeof err) < 0) {
+        fprintf(stderr, "pushgate: WebSocket listener: %s\n", err);
+        goto out;
+    }
+    rest = rest_server_create(&srv, err, sizeof err);
+    if (!rest) {
+        fprintf(stderr, "pushgate: REST listener: %s\n", err);
+        goto out;
+    }
+    if (ws_accept_start(&acc) < 0) {
+        fprintf(stderr, "pushgate: cannot start the accept thread\n");
+        goto out;
+    }
+    PG_LOG(PG_LOG_INFO, "main", "WebSocket listening on ws://%s:%d/app/{key} (%u workers)",
+           cfg.host, cfg.port, srv.nworkers);
+    PG_LOG(PG_LOG_INFO, "main", "REST API listening on http://%s:%d/apps/{id}/...", cfg.host,
+           cfg.api_port);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    PG_LOG(PG_LOG_INFO, "main", "%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+
+out:
+    atomic_store(&srv.stopping, 1);
+    ws_accept_stop(&acc);
+    if (rest)
+        rest_server_quiesce(rest);
+    for (unsigned i = 0; i < started; i++) {
+        struct pg_bus_item *it = pg_bus_item_new(PG_BUS_SHUTDOWN, NULL, 0);
+        if (it)
+            pg_bus_push(srv.bus, i, it);
+    }
+    for (unsigned i = 0; i < started; i++)
+        ws_worker_join(&workers[i]);
+    rest_server_destroy(rest);
+    if (srv.bus)
+        pg_bus_close(srv.bus);
+    for (unsigned i = 0; workers && i < srv.nworkers; i++)
+        ws_worker_dispose(&workers[i]);
+    free(workers);
+    pg_registry_destroy(srv.reg);
+    pg_bus_destroy(srv.bus);
+    free(srv.app_conns);
+    pg_config_dispose(&cfg);
+    PG_LOG(PG_LOG_INFO, "main", "stopped");
+    return rc;
+}

@@ -1,0 +1,459 @@
+/* pg_registry.c - the shared channel table (see pg_registry.h).
+ * Guarded by: stripe[hash % PG_STRIPES].lock for every channel of that stripe.
+ * Presence broadcasts are pushed to the bus while the stripe lock is held: a push is a short
+ * mutex section plus at most one non-blocking wake-up write, never I/O that can block.
+ */
+#include "pg_registry.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_frame.h"
+
+#define PG_STRIPES 64
+
+struct member {
+    char *uid;
+    size_t ulen;
+    char *info; /* JSON text; NULL means null */
+    size_t ilen;
+    uint32_t conns;
+};
+
+struct chan {
+    struct chan *next;
+    uint64_t hash;
+    int app;
+    size_t len;
+    long subs;
+    uint64_t mask;
+    uint32_t *wcount; /* subscribers per worker */
+    struct member *mem;
+    size_t nmem, capmem;
+    char name[]; /* len bytes + NUL */
+};
+
+struct stripe {
+    pthread_mutex_t lock;
+    struct chan **bucket;
+    size_t nbucket, count;
+};
+
+struct pg_registry {
+    unsigned nworkers;
+    struct pg_bus *bus;
+    struct stripe st[PG_STRIPES];
+};
+
+static uint64_t chan_hash(int app, const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(unsigned)app;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+struct pg_registry *pg_registry_create(unsigned nworkers, struct pg_bus *bus)
+{
+    if (nworkers == 0 || nworkers > PG_BUS_MAX_WORKERS)
+        return NULL;
+    struct pg_registry *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->nworkers = nworkers;
+    r->bus = bus;
+    for (int i = 0; i < PG_STRIPES; i++)
+        pthread_mutex_init(&r->st[i].lock, NULL);
+    return r;
+}
+
+static void chan_free(struct chan *c)
+{
+    for (size_t i = 0; i < c->nmem; i++) {
+        free(c->mem[i].uid);
+        free(c->mem[i].info);
+    }
+    free(c->mem);
+    free(c->wcount);
+    free(c);
+}
+
+void pg_registry_destroy(struct pg_registry *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < PG_STRIPES; i++) {
+        struct stripe *s = &r->st[i];
+        for (size_t b = 0; b < s->nbucket; b++) {
+            struct chan *c = s->bucket[b];
+            while (c) {
+                struct chan *next = c->next;
+                chan_free(c);
+                c = next;
+            }
+        }
+        free(s->bucket);
+        pthread_mutex_destroy(&s->lock);
+    }
+    free(r);
+}
+
+static struct stripe *stripe_of(struct pg_registry *r, uint64_t h)
+{
+    return &r->st[h % PG_STRIPES];
+}
+
+/* Caller holds the stripe lock. */
+static struct chan *find(struct stripe *s, uint64_t h, int app, const char *ch, size_t len)
+{
+    if (!s->nbucket)
+        return NULL;
+    for (struct chan *c = s->bucket[(h / PG_STRIPES) % s->nbucket]; c; c = c->next)
+        if (c->hash == h && c->app == app && c->len == len && memcmp(c->name, ch, len) == 0)
+            return c;
+    return NULL;
+}
+
+static int grow(struct stripe *s)
+{
+    size_t nb = s->nbucket ? s->nbucket * 2 : 16;
+    struct chan **b = calloc(nb, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->nbucket; i++) {
+        struct chan *c = s->bucket[i];
+        while (c) {
+            struct chan *next = c->next;
+            size_t k = (c->hash / PG_STRIPES) % nb;
+            c->next = b[k];
+            b[k] = c;
+            c = next;
+        }
+    }
+    free(s->bucket);
+    s->bucket = b;
+    s->nbucket = nb;
+    return 0;
+}
+
+static struct chan *find_or_add(struct pg_registry *r, struct stripe *s, uint64_t h, int app,
+                                const char *ch, size_t len)
+{
+    struct chan *c = find(s, h, app, ch, len);
+    if (c)
+        return c;
+    if (s->count >= s->nbucket && grow(s) < 0 && !s->nbucket)
+        return NULL;
+    c = calloc(1, sizeof *c + len + 1);
+    if (!c)
+        return NULL;
+    c->wcount = calloc(r->nworkers, sizeof *c->wcount);
+    if (!c->wcount) {
+        free(c);
+        return NULL;
+    }
+    c->hash = h;
+    c->app = app;
+    c->len = len;
+    memcpy(c->name, ch, len);
+    size_t k = (h / PG_STRIPES) % s->nbucket;
+    c->next = s->bucket[k];
+    s->bucket[k] = c;
+    s->count++;
+    return c;
+}
+
+static void unlink_chan(struct stripe *s, struct chan *c)
+{
+    struct chan **pp = &s->bucket[(c->hash / PG_STRIPES) % s->nbucket];
+    while (*pp != c)
+        pp = &(*pp)->next;
+    *pp = c->next;
+    s->count--;
+    chan_free(c);
+}
+
+static void conn_add(struct chan *c, unsigned w)
+{
+    c->subs++;
+    if (c->wcount[w]++ == 0)
+        c->mask |= UINT64_C(1) << w;
+}
+
+static void conn_remove(struct chan *c, unsigned w)
+{
+    if (c->subs > 0)
+        c->subs--;
+    if (c->wcount[w] > 0 && --c->wcount[w] == 0)
+        c->mask &= ~(UINT64_C(1) << w);
+}
+
+long pg_registry_sub(struct pg_registry *r, int app, const char *ch, size_t len, unsigned w)
+{
+    uint64_t h = chan_hash(app, ch, len);
+    struct stripe *s = stripe_of(r, h);
+    pthread_mutex_lock(&s->lock);
+    struct chan *c = find_or_add(r, s, h, app, ch, len);
+    long n = -ENOMEM;
+    if (c) {
+        conn_add(c, w);
+        n = c->subs;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+long pg_registry_unsub(struct pg_registry *r, int app, const char *ch, size_t len, unsigned w)
+{
+    uint64_t h = chan_hash(app, ch, len);
+    struct stripe *s = stripe_of(r, h);
+    pthread_mutex_lock(&s->lock);
+    struct chan *c = find(s, h, app, ch, len);
+    long n = 0;
+    if (c) {
+        conn_remove(c, w);
+        n = c->subs;
+        if (c->subs == 0 && c->nmem == 0)
+            unlink_chan(s, c);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+static struct member *member_find(struct chan *c, const char *uid, size_t ulen)
+{
+    for (size_t i = 0; i < c->nmem; i++)
+        if (c->mem[i].ulen == ulen && memcmp(c->mem[i].uid, uid, ulen) == 0)
+            return &c->mem[i];
+    return NULL;
+}
+
+static void write_roster(const struct chan *c, struct pg_buf *b)
+{
+    pg_buf_puts(b, "{\"presence\":{\"ids\":[");
+    for (size_t i = 0; i < c->nmem; i++) {
+        if (i)
+            pg_buf_put(b, ",", 1);
+        pg_buf_json_str(b, c->mem[i].uid, c->mem[i].ulen);
+    }
+    pg_buf_puts(b, "],\"hash\":{");
+    for (size_t i = 0; i < c->nmem; i++) {
+        if (i)
+            pg_buf_put(b, ",", 1);
+        pg_buf_json_str(b, c->mem[i].uid, c->mem[i].ulen);
+        pg_buf_put(b, ":", 1);
+        if (c->mem[i].info)
+            pg_buf_put(b, c->mem[i].info, c->mem[i].ilen);
+        else
+            pg_buf_put(b, "null", 4);
+    }
+    pg_buf_printf(b, "},\"count\":%zu}}", c->nmem);
+}
+
+/* Caller holds the stripe lock: the broadcast is ordered with every other roster change. */
+static void broadcast_member(struct pg_registry *r, struct chan *c, const struct member *m,
+                             bool added, const char *except)
+{
+    if (!r->bus || !c->mask)
+        return;
+    struct pg_buf d;
+    pg_buf_init(&d);
+    pg_buf_puts(&d, "{\"user_id\":");
+    pg_buf_json_str(&d, m->uid, m->ulen);
+    if (added) {
+        pg_buf_puts(&d, ",\"user_info\":");
+        if (m->info)
+            pg_buf_put(&d, m->info, m->ilen);
+        else
+            pg_buf_put(&d, "null", 4);
+    }
+    pg_buf_put(&d, "}", 1);
+    if (!d.oom) {
+        struct pg_msg *msg = pg_frame_str(added ? "pusher_internal:member_added"
+                                                : "pusher_internal:member_removed",
+                                          c->name, c->len, d.p, d.len);
+        if (msg)
+            pg_bus_publish(r->bus, c->mask, c->app, c->name, c->len, msg, except);
+    }
+    pg_buf_dispose(&d);
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+int pg_registry_presence_join(struct pg_registry *r, int app, const char *ch, size_t len,
+                              unsigned w, const char *sid, const char *user_id, size_t ulen,
+                              const char *user_info, size_t ilen, long max_members,
+                              struct pg_buf *roster)
+{
+    uint64_t h = chan_hash(app, ch, len);
+    struct stripe *s = stripe_of(r, h);
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    struct chan *c = find_or_add(r, s, h, app, ch, len);
+    if (!c) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    struct member *m = member_find(c, user_id, ulen);
+    if (!m) {
+        if (max_members >= 0 && (long)c->nmem >= max_members) {
+            rc = -ENOSPC;
+            goto out_maybe_drop;
+        }
+        if (c->nmem == c->capmem) {
+            size_t cap = c->capmem ? c->capmem * 2 : 4;
+            struct member *nm = realloc(c->mem, cap * sizeof *nm);
+            if (!nm) {
+                rc = -ENOMEM;
+                goto out_maybe_drop;
+            }
+            c->mem = nm;
+            c->capmem = cap;
+        }
+        m = &c->mem[c->nmem];
+        memset(m, 0, sizeof *m);
+        m->uid = dup_n(user_id, ulen);
+        m->ulen = ulen;
+        if (user_info) {
+            m->info = dup_n(user_info, ilen);
+            m->ilen = ilen;
+        }
+        if (!m->uid || (user_info && !m->info)) {
+            free(m->uid);
+            free(m->info);
+            rc = -ENOMEM;
+            goto out_maybe_drop;
+        }
+        c->nmem++;
+        rc = 1;
+    }
+    m->conns++;
+    conn_add(c, w);
+    if (rc == 1)
+        broadcast_member(r, c, m, true, sid);
+    if (roster)
+        write_roster(c, roster);
+    goto out;
+out_maybe_drop:
+    if (c->subs == 0 && c->nmem == 0)
+        unlink_chan(s, c);
+out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int pg_registry_presence_leave(struct pg_registry *r, int app, const char *ch, size_t len,
+                               unsigned w, const char *user_id, size_t ulen)
+{
+    uint64_t h = chan_hash(app, ch, len);
+    struct stripe *s = stripe_of(r, h);
+    int rc = -ENOENT;
+    pthread_mutex_lock(&s->lock);
+    struct chan *c = find(s, h, app, ch, len);
+    struct member *m = c ? member_find(c, user_id, ulen) : NULL;
+    if (m) {
+        conn_remove(c, w);
+        rc = 0;
+        if (--m->conns == 0) {
+            struct member gone = *m;
+            *m = c->mem[--c->nmem];
+            broadcast_member(r, c, &gone, false, NULL);
+            free(gone.uid);
+            free(gone.info);
+            rc = 1;
+        }
+        if (c->subs == 0 && c->nmem == 0)
+            unlink_chan(s, c);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+long pg_registry_presence_roster(struct pg_registry *r, int app, const char *ch, size_t len,
+                                 struct pg_buf *roster)
+{
+    uint64_t h = chan_hash(app, ch, len);
+    struct stripe *s = stripe_of(r, h);
+    pthread_mutex_lock(&s->lock);
+    struct chan *c = find(s, h, app, ch, len);
+    long n = -ENOENT;
+    if (c) {
+        write_roster(c, roster);
+        n = (long)c->nmem;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+uint64_t pg_registry_mask(struct pg_registry *r, int app, const char *ch, size_t len)
+{
+    uint64_t h = chan_hash(app, ch, len);
+    struct stripe *s = stripe_of(r, h);
+    pthread_mutex_lock(&s->lock);
+    struct chan *c = find(s, h, app, ch, len);
+    uint64_t mask = c ? c->mask : 0;
+    pthread_mutex_unlock(&s->lock);
+    return mask;
+}
+
+int pg_registry_stats(struct pg_registry *r, int app, const char *ch, size_t len,
+                      struct pg_chan_stats *out)
+{
+    uint64_t h = chan_hash(app, ch, len);
+    struct stripe *s = stripe_of(r, h);
+    pthread_mutex_lock(&s->lock);
+    struct chan *c = find(s, h, app, ch, len);
+    out->subs = c ? c->subs : 0;
+    out->users = c ? (long)c->nmem : 0;
+    pthread_mutex_unlock(&s->lock);
+    return out->subs > 0 ? 0 : -ENOENT;
+}
+
+void pg_registry_each(struct pg_registry *r, int app, const char *prefix, size_t plen,
+                      pg_registry_chan_cb cb, void *ctx)
+{
+    for (int i = 0; i < PG_STRIPES; i++) {
+        struct stripe *s = &r->st[i];
+        pthread_mutex_lock(&s->lock);
+        for (size_t b = 0; b < s->nbucket; b++)
+            for (struct chan *c = s->bucket[b]; c; c = c->next) {
+                if (c->app != app || c->subs <= 0)
+                    continue;
+                if (plen && (c->len < plen || memcmp(c->name, prefix, plen) != 0))
+                    continue;
+                struct pg_chan_stats st = {c->subs, (long)c->nmem};
+                cb(ctx, c->name, c->len, &st);
+            }
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+long pg_registry_users(struct pg_registry *r, int app, const char *ch, size_t len,
+                       pg_registry_user_cb cb, void *ctx)
+{
+    uint64_t h = chan_hash(app, ch, len);
+    struct stripe *s = stripe_of(r, h);
+    pthread_mutex_lock(&s->lock);
+    struct chan *c = find(s, h, app, ch, len);
+    long n = -ENOENT;
+    if (c) {
+        for (size_t i = 0; i < c->nmem; i++)
+            cb(ctx, c->mem[i].uid, c->mem[i].ulen);
+        n = (long)c->nmem;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}

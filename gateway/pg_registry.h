@@ -1,0 +1,75 @@
+/* pg_registry.h - the one channel table shared by all threads.
+ * Per (app, channel): total subscriptions, which workers hold subscribers (a bitmask used to fan
+ * out), and for presence channels the roster user_id -> {user_info, connections}.
+ * Guarded by: striped mutexes chosen by the channel hash; every call is O(1) or O(members) work
+ * under one stripe lock and never does I/O. Presence joins and leaves publish member_added /
+ * member_removed through the bus while holding the stripe lock, so the roster a joiner receives
+ * and the broadcasts the others receive always agree.
+ * Thread: any.
+ */
+#ifndef PG_REGISTRY_H
+#define PG_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pg_buf.h"
+#include "pg_bus.h"
+
+struct pg_registry;
+
+struct pg_chan_stats {
+    long subs;  /* subscriptions (connections) */
+    long users; /* distinct presence users; 0 for other channels */
+};
+
+/* bus may be NULL (unit tests): presence broadcasts are then skipped. */
+struct pg_registry *pg_registry_create(unsigned nworkers, struct pg_bus *bus);
+void pg_registry_destroy(struct pg_registry *r); /* NULL: no-op */
+
+/* A connection on worker w joined / left a non-presence channel. Returns the channel's new
+ * subscription count (>= 0) or -ENOMEM. */
+long pg_registry_sub(struct pg_registry *r, int app, const char *ch, size_t len, unsigned w);
+long pg_registry_unsub(struct pg_registry *r, int app, const char *ch, size_t len, unsigned w);
+
+/* A connection (socket id sid, on worker w) joins presence channel ch as user_id with user_info
+ * (JSON text, or NULL for null). When the user is new to the channel and the channel already has
+ * max_members users (max_members >= 0) returns -ENOSPC and changes nothing. Otherwise adds the
+ * connection; if it is the user's first, publishes member_added to every other subscriber. Writes
+ * the roster {"presence":{"ids":[...],"hash":{...},"count":N}} into roster (may be NULL).
+ * Returns 1 when the user is new in the channel, 0 when it was already there. */
+int pg_registry_presence_join(struct pg_registry *r, int app, const char *ch, size_t len,
+                              unsigned w, const char *sid, const char *user_id, size_t ulen,
+                              const char *user_info, size_t ilen, long max_members,
+                              struct pg_buf *roster);
+/* The mirror: publishes member_removed when the user's last connection leaves.
+ * Returns 1 when the user left the channel, 0 when other connections remain, -ENOENT if unknown. */
+int pg_registry_presence_leave(struct pg_registry *r, int app, const char *ch, size_t len,
+                               unsigned w, const char *user_id, size_t ulen);
+
+/* Writes the current roster of presence channel ch (as presence_join does) without changing it.
+ * Returns the number of users, or -ENOENT. */
+long pg_registry_presence_roster(struct pg_registry *r, int app, const char *ch, size_t len,
+                                 struct pg_buf *roster);
+
+/* Workers with at least one subscriber of (app, ch). */
+uint64_t pg_registry_mask(struct pg_registry *r, int app, const char *ch, size_t len);
+
+/* Stats of one channel; zeroes and -ENOENT when it has no subscriber. */
+int pg_registry_stats(struct pg_registry *r, int app, const char *ch, size_t len,
+                      struct pg_chan_stats *out);
+
+/* Calls cb for every occupied channel of app whose name starts with prefix (plen may be 0).
+ * cb runs under a stripe lock: it must only copy what it needs. */
+typedef void (*pg_registry_chan_cb)(void *ctx, const char *ch, size_t len,
+                                    const struct pg_chan_stats *st);
+void pg_registry_each(struct pg_registry *r, int app, const char *prefix, size_t plen,
+                      pg_registry_chan_cb cb, void *ctx);
+
+/* Calls cb for every distinct user of presence channel ch (under the stripe lock).
+ * Returns the number of users, or -ENOENT when the channel has none. */
+typedef void (*pg_registry_user_cb)(void *ctx, const char *user_id, size_t len);
+long pg_registry_users(struct pg_registry *r, int app, const char *ch, size_t len,
+                       pg_registry_user_cb cb, void *ctx);
+
+#endif

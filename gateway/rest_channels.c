@@ -1,0 +1,130 @@
+/* rest_channels.c - GET /apps/{id}/channels, /channels/{name}, /channels/{name}/users
+ * (spec 9.5 - 9.7).
+ * Thread: pg-rest (called from rest_server.c after the signature check).
+ * Touches: the registry only. Its callbacks run under a stripe lock, so they only append to our
+ * own pg_buf (memory work, no I/O); MHD sees the buffer after every lock is released.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "pg_chan_name.h"
+#include "pg_registry.h"
+#include "pg_trigger.h"
+#include "rest_handlers.h"
+
+static int parse_info(const struct rest_call *c, bool *users, bool *subs, struct pg_buf *out)
+{
+    const char *info = pg_rest_query_get(c->query, "info");
+    char err[96];
+
+    *users = *subs = false;
+    if (info && pg_trigger_info_parse(info, strlen(info), users, subs, err, sizeof err) < 0)
+        return rest__error(out, 400, err);
+    return 0;
+}
+
+/* The {name} of a channel route: same rules as a subscribe or a trigger. */
+static int check_name(const struct rest_call *c, struct pg_buf *out)
+{
+    int rc = pg_chan_name_check(c->chan, c->clen, (long)c->app->max_channel_name_length);
+    if (rc == -ENAMETOOLONG)
+        return rest__error(out, 400, "Channel name too long");
+    if (rc < 0)
+        return rest__error(out, 400, "Invalid channel name");
+    return 0;
+}
+
+struct list_ctx {
+    struct pg_buf *out;
+    bool users, subs;
+    size_t n;
+};
+
+static void list_one(void *ctx, const char *ch, size_t len, const struct pg_chan_stats *st)
+{
+    struct list_ctx *x = ctx;
+    if (len && ch[0] == '#') /* #server-to-user-* and other internal channels */
+        return;
+    if (x->n++)
+        pg_buf_put(x->out, ",", 1);
+    pg_buf_json_str(x->out, ch, len);
+    pg_buf_put(x->out, ":{", 2);
+    if (x->users)
+        pg_buf_printf(x->out, "\"user_count\":%ld", st->users);
+    if (x->subs)
+        pg_buf_printf(x->out, "%s\"subscription_count\":%ld", x->users ? "," : "", st->subs);
+    pg_buf_put(x->out, "}", 1);
+}
+
+int rest__channels(const struct rest_call *c, struct pg_buf *out)
+{
+    struct list_ctx x = {.out = out};
+    const char *prefix = pg_rest_query_get(c->query, "filter_by_prefix");
+    size_t plen = prefix ? strlen(prefix) : 0;
+    int rc = parse_info(c, &x.users, &x.subs, out);
+
+    if (rc)
+        return rc;
+    if (x.users && (plen < 9 || memcmp(prefix, "presence-", 9) != 0))
+        return rest__error(out, 400,
+                           "user_count requires filter_by_prefix to start with presence-");
+    pg_buf_reset(out);
+    pg_buf_puts(out, "{\"channels\":{");
+    pg_registry_each(c->srv->reg, c->app->idx, prefix ? prefix : "", plen, list_one, &x);
+    pg_buf_puts(out, "}}");
+    return 200;
+}
+
+int rest__channel(const struct rest_call *c, struct pg_buf *out)
+{
+    struct pg_chan_stats st;
+    bool users, subs;
+    int rc = check_name(c, out);
+
+    if (rc)
+        return rc;
+    rc = parse_info(c, &users, &subs, out);
+    if (rc)
+        return rc;
+    if (users && !(pg_chan_classify(c->chan, c->clen) & PG_CHAN_PRESENCE))
+        return rest__error(out, 400, "user_count is only available for presence channels");
+    bool occupied = pg_registry_stats(c->srv->reg, c->app->idx, c->chan, c->clen, &st) == 0;
+    pg_buf_reset(out);
+    pg_buf_printf(out, "{\"occupied\":%s", occupied ? "true" : "false");
+    if (users)
+        pg_buf_printf(out, ",\"user_count\":%ld", st.users);
+    if (subs)
+        pg_buf_printf(out, ",\"subscription_count\":%ld", st.subs);
+    pg_buf_put(out, "}", 1);
+    return 200;
+}
+
+struct users_ctx {
+    struct pg_buf *out;
+    size_t n;
+};
+
+static void users_one(void *ctx, const char *uid, size_t len)
+{
+    struct users_ctx *x = ctx;
+    pg_buf_puts(x->out, x->n++ ? ",{\"id\":" : "{\"id\":");
+    pg_buf_json_str(x->out, uid, len);
+    pg_buf_put(x->out, "}", 1);
+}
+
+int rest__users(const struct rest_call *c, struct pg_buf *out)
+{
+    struct users_ctx x = {.out = out};
+    int rc = check_name(c, out);
+
+    if (rc)
+        return rc;
+    if (!(pg_chan_classify(c->chan, c->clen) & PG_CHAN_PRESENCE))
+        return rest__error(out, 400, "Users can only be retrieved for presence channels");
+    pg_buf_reset(out);
+    pg_buf_puts(out, "{\"users\":[");
+    pg_registry_users(c->srv->reg, c->app->idx, c->chan, c->clen, users_one, &x);
+    pg_buf_puts(out, "]}");
+    return 200;
+}

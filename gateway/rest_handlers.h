@@ -1,0 +1,37 @@
+/* rest_handlers.h - the REST endpoint handlers, shared by rest_server.c (routing, auth, MHD) and
+ * rest_events.c / rest_channels.c (one file per API action).
+ * Thread: pg-rest (the MHD thread). Handlers never block and never touch MHD: they get a verified
+ * request and write one JSON body, returning the HTTP status.
+ */
+#ifndef REST_HANDLERS_H
+#define REST_HANDLERS_H
+
+#include <stddef.h>
+
+#include "pg_buf.h"
+#include "pg_config.h"
+#include "pg_rest_sign.h"
+#include "pg_server.h"
+
+/* One signed, verified request for an enabled app. Everything is borrowed for the call. */
+struct rest_call {
+    struct pg_server *srv;
+    const struct pg_app *app;
+    const struct pg_rest_query *query; /* decoded query parameters (auth_* included) */
+    const char *chan;                  /* channel routes: percent-decoded name, NUL-terminated */
+    size_t clen;
+    const char *body; /* raw body, blen bytes (NULL when empty) */
+    size_t blen;
+};
+
+/* Handlers: write the response body (success JSON or {"error":...}) into out; return the status. */
+int rest__events(const struct rest_call *c, struct pg_buf *out);       /* POST .../events */
+int rest__batch_events(const struct rest_call *c, struct pg_buf *out); /* POST .../batch_events */
+int rest__channels(const struct rest_call *c, struct pg_buf *out);     /* GET .../channels */
+int rest__channel(const struct rest_call *c, struct pg_buf *out);      /* GET .../channels/{c} */
+int rest__users(const struct rest_call *c, struct pg_buf *out); /* GET .../channels/{c}/users */
+
+/* Resets out to {"error":"<msg>"} (msg JSON-escaped) and returns status. In rest_server.c. */
+int rest__error(struct pg_buf *out, int status, const char *msg);
+
+#endif

@@ -1,0 +1,207 @@
+/* ws_worker.c - worker thread life cycle, inbox processing and the liveness sweep.
+ * Thread: the worker's own, except ws_worker_init/start/join/dispose (main).
+ */
+#include "ws_worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pg_log.h"
+
+#define SWEEP_US (1000 * 1000)
+#define SHUTDOWN_GRACE_MS 3000
+
+int64_t pg_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const struct lws_protocols protocols[] = {
+    {"pusher", ws_proto_callback, sizeof(struct ws_conn), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void wake(void *ctx)
+{
+    struct ws_worker *w = ctx;
+    lws_cancel_service(w->ctx);
+}
+
+int ws_worker_init(struct ws_worker *w, struct pg_server *srv, unsigned id, char *err,
+                   size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    w->id = id;
+    w->srv = srv;
+    w->idx = ws_chanidx_create();
+    if (!w->idx) {
+        snprintf(err, errlen, "worker %u: out of memory", id);
+        return -ENOMEM;
+    }
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.protocols = protocols;
+    info.gid = -1;
+    info.uid = -1;
+    info.user = w;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.pt_serv_buf_size = 16384;
+    info.max_http_header_pool = 64;
+    info.timeout_secs = 20;
+    info.ka_time = 0;
+    w->ctx = lws_create_context(&info);
+    if (!w->ctx) {
+        snprintf(err, errlen, "worker %u: lws_create_context failed", id);
+        return -EIO;
+    }
+    w->tok = json_tokener_new_ex(32);
+    if (!w->tok) {
+        snprintf(err, errlen, "worker %u: out of memory", id);
+        return -ENOMEM;
+    }
+    w->vh = lws_get_vhost_by_name(w->ctx, "default");
+    if (!w->vh) {
+        snprintf(err, errlen, "worker %u: lws has no default vhost", id);
+        return -EIO;
+    }
+    pg_bus_set_waker(srv->bus, id, wake, w);
+    return 0;
+}
+
+static void sweep(lws_sorted_usec_list_t *sul)
+{
+    struct ws_worker *w = lws_container_of(sul, struct ws_worker, sweep);
+    const struct pg_config *cfg = w->srv->cfg;
+    int64_t now = pg_now_ms();
+    int64_t idle = (int64_t)cfg->activity_timeout * 1000;
+    int64_t pong = (int64_t)cfg->pong_timeout * 1000;
+    for (struct ws_conn *c = w->conns; c; c = c->next) {
+        if (c->closing || !c->established)
+            continue;
+        if (c->ping_sent_ms) {
+            if (now - c->ping_sent_ms >= pong)
+                ws_conn_fail(c, 4201, "Pong reply not received");
+        } else if (now - c->last_rx_ms >= idle) {
+            static const char ping[] = "{\"event\":\"pusher:ping\",\"data\":{}}";
+            ws_conn_send_own(c, pg_msg_from(ping, sizeof ping - 1));
+            c->ping_sent_ms = now;
+        }
+    }
+    if (w->shutdown_at && (now >= w->shutdown_at || !w->conns))
+        w->stop = true;
+    lws_sul_schedule(w->ctx, 0, &w->sweep, sweep, w->shutdown_at ? SWEEP_US / 10 : SWEEP_US);
+}
+
+static void deliver(struct ws_worker *w, struct pg_bus_item *it)
+{
+    struct ws_chan *k = ws_chanidx_find(w->idx, it->app, it->channel, it->clen);
+    if (!k)
+        return;
+    bool except = it->except[0] != 0;
+    /* Sending never removes entries (a closing connection leaves the index on CLOSED), so the
+     * array is stable during this walk. */
+    for (uint32_t i = 0; i < k->n; i++) {
+        struct ws_conn *c = k->ent[i].conn;
+        if (except && strcmp(c->sid, it->except) == 0)
+            continue;
+        ws_conn_send(c, it->msg);
+    }
+}
+
+static void begin_shutdown(struct ws_worker *w)
+{
+    if (w->shutdown_at)
+        return;
+    w->shutdown_at = pg_now_ms() + SHUTDOWN_GRACE_MS;
+    for (struct ws_conn *c = w->conns; c; c = c->next)
+        ws_conn_fail(c, 4200, "Server shutting down, reconnect");
+    lws_sul_schedule(w->ctx, 0, &w->sweep, sweep, SWEEP_US / 10);
+}
+
+/* Called on LWS_CALLBACK_EVENT_WAIT_CANCELLED: take the whole inbox, work outside its lock. */
+void ws_worker_drain(struct ws_worker *w)
+{
+    struct pg_bus_item *it = pg_bus_take(w->srv->bus, w->id);
+    while (it) {
+        struct pg_bus_item *next = it->next;
+        switch (it->kind) {
+        case PG_BUS_ADOPT:
+            if (w->shutdown_at || !lws_adopt_socket_vhost(w->vh, it->fd)) {
+                if (!w->shutdown_at)
+                    PG_LOG(PG_LOG_WARN, "ws", "worker %u: could not adopt fd %d", w->id, it->fd);
+                close(it->fd);
+            }
+            break;
+        case PG_BUS_EVENT:
+            deliver(w, it);
+            break;
+        case PG_BUS_SHUTDOWN:
+            begin_shutdown(w);
+            break;
+        }
+        pg_bus_item_free(it);
+        it = next;
+    }
+}
+
+static void *run(void *arg)
+{
+    struct ws_worker *w = arg;
+    char name[16];
+    snprintf(name, sizeof name, "pg-ws-%u", w->id);
+    pthread_setname_np(pthread_self(), name);
+    lws_sul_schedule(w->ctx, 0, &w->sweep, sweep, SWEEP_US);
+    /* Items pushed before the thread ran found no pending wake-up to consume. */
+    ws_worker_drain(w);
+    while (!w->stop)
+        if (lws_service(w->ctx, 0) < 0)
+            break;
+    lws_sul_cancel(&w->sweep);
+    /* Destroying the context closes what is left; CLOSED handlers update the registry. */
+    lws_context_destroy(w->ctx);
+    w->ctx = NULL;
+    return NULL;
+}
+
+int ws_worker_start(struct ws_worker *w)
+{
+    int rc = pthread_create(&w->thread, NULL, run, w);
+    if (rc)
+        return -rc;
+    w->started = true;
+    return 0;
+}
+
+void ws_worker_join(struct ws_worker *w)
+{
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+void ws_worker_dispose(struct ws_worker *w)
+{
+    if (w->ctx)
+        lws_context_destroy(w->ctx);
+    ws_chanidx_destroy(w->idx);
+    if (w->tok)
+        json_tokener_free(w->tok);
+    memset(w, 0, sizeof *w);
+}
+
+void ws_worker_count_out(struct ws_worker *w, size_t bytes)
+{
+    w->frames_out++;
+    w->bytes_out += bytes;
+}
+
+void ws_worker_count_overflow(struct ws_worker *w)
+{
+    w->overflow_closes++;
+}

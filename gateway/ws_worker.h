@@ -1,0 +1,61 @@
+/* ws_worker.h - a WebSocket worker thread: one lws_context, the connections adopted into it, its
+ * channel index, its liveness sweep.
+ * Owned by: main creates and joins it; everything inside is touched only by the worker's own
+ * thread, except `load` (atomic, read by the acceptor) and the bus inbox.
+ */
+#ifndef WS_WORKER_H
+#define WS_WORKER_H
+
+#include <json-c/json.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pg_server.h"
+#include "ws_chanidx.h"
+#include "ws_conn.h"
+
+struct ws_worker {
+    unsigned id;
+    struct pg_server *srv;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    pthread_t thread;
+    bool started;
+    lws_sorted_usec_list_t sweep;
+    struct ws_conn *conns; /* every established connection */
+    struct ws_chanidx *idx;
+    atomic_long load;    /* open connections; read by the acceptor to balance */
+    bool stop;           /* leave the service loop */
+    int64_t shutdown_at; /* 0, or when the shutdown grace period ends */
+    struct json_tokener *tok; /* reused for every inbound message */
+    uint64_t frames_out, bytes_out, overflow_closes;
+};
+
+int ws_worker_init(struct ws_worker *w, struct pg_server *srv, unsigned id, char *err,
+                   size_t errlen);
+int ws_worker_start(struct ws_worker *w);
+void ws_worker_join(struct ws_worker *w);
+void ws_worker_dispose(struct ws_worker *w); /* zeroed: no-op */
+
+/* Takes the worker's whole inbox and acts on it (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */
+void ws_worker_drain(struct ws_worker *w);
+
+void ws_worker_count_out(struct ws_worker *w, size_t bytes);
+void ws_worker_count_overflow(struct ws_worker *w);
+
+/* Monotonic milliseconds. */
+int64_t pg_now_ms(void);
+
+/* ws_proto.c: the lws protocol callback and the per-message dispatcher. */
+int ws_proto_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len);
+/* ws_subscribe.c */
+void ws_subscribe(struct ws_conn *c, struct json_object *data);
+void ws_unsubscribe(struct ws_conn *c, struct json_object *data);
+/* Leaves every channel (on close). */
+void ws_unsubscribe_all(struct ws_conn *c);
+
+#endif

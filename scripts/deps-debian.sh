@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs pushgate's build and test dependencies from Debian 12's packages.
+# Skips apt entirely when everything is already installed (unless --force).
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config clang-format
+      libwebsockets-dev libmicrohttpd-dev libsodium-dev libjson-c-dev libssl-dev libcmocka-dev)
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${1:-}" = "--force" ] || [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${PKGS[@]}"
+fi
