@@ -136,6 +136,9 @@ static const struct opt top_opts[] = {
             "Frames queued to one slow client before it is closed with 4100."),
     OPT_INT(C, "out_queue_max_kb", NULL, out_queue_max_kb, 1024, 1, 1048576,
             "KiB queued to one slow client before it is closed with 4100."),
+    OPT_BOOL(C, "require_protocol", NULL, require_protocol, false,
+             "Refuse connections without a protocol= query parameter (close 4008) instead of "
+             "assuming protocol 7."),
     OPT_ENUM(C, "log_level", "PUSHGATE_LOG_LEVEL", log_level, "info", log_levels, "Log verbosity."),
     OPT_LIST("apps", 0, parse_apps, free_apps, NULL, "an array of app objects",
              "Applications (keys below). Absent or empty: the embedded demo app app-id / app-key "

@@ -58,6 +58,7 @@ struct pg_config {
     int max_message_size_kb;   /* 64: inbound WebSocket message cap, close 1009 above */
     int out_queue_max_frames;  /* 1000 per connection, then close 4100 */
     int out_queue_max_kb;      /* 1024 per connection, then close 4100 */
+    bool require_protocol;     /* false: a missing protocol= means 7; true: close 4008 */
     char *log_level;           /* "info" */
     struct pg_app *apps;
     size_t n_apps;

@@ -39,6 +39,47 @@ static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
     return rc;
 }
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. json-c's
+ * JSON_TOKENER_VALIDATE_UTF8 only checks the byte structure, and a frame carrying such bytes
+ * would make browsers fail every subscriber's WebSocket (text frames must be valid UTF-8). */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the first continuation byte */
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            k = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            k = 2;
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong */
+            else if (c == 0xED)
+                hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            k = 3;
+            if (c == 0xF0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xF4)
+                hi = 0x8F; /* above U+10FFFF */
+        } else {
+            return false;
+        }
+        if (n - i <= k || s[i + 1] < lo || s[i + 1] > hi)
+            return false;
+        for (size_t j = 2; j <= k; j++)
+            if ((s[i + j] & 0xC0) != 0x80)
+                return false;
+        i += k + 1;
+    }
+    return true;
+}
+
 /* Parses len bytes as one JSON value; the whole input must be consumed. */
 static struct json_object *parse_strict(const char *s, size_t len, int depth, int *why)
 {
@@ -48,6 +89,10 @@ static struct json_object *parse_strict(const char *s, size_t len, int depth, in
     *why = 0;
     if (len > INT32_MAX) {
         *why = -1;
+        return NULL;
+    }
+    if (!utf8_valid((const unsigned char *)s, len)) {
+        *why = json_tokener_error_parse_utf8_string;
         return NULL;
     }
     tok = json_tokener_new_ex(depth);
@@ -201,9 +246,13 @@ static size_t dedupe(struct pg_trigger_chan *c, size_t n)
     for (size_t i = 0; i < n; i++)
         p[i] = &c[i];
     qsort(p, n, sizeof *p, cmp_chan_ptr);
-    for (size_t i = 1; i < n; i++)
-        if (p[i]->len == p[i - 1]->len && memcmp(p[i]->name, p[i - 1]->name, p[i]->len) == 0)
-            p[i]->name = NULL; /* safe: p[i - 1] still points at a live entry with the name */
+    for (size_t i = 1, first = 0; i < n; i++) {
+        /* p[first] is the earliest entry of the current run of equal names: never cleared */
+        if (p[i]->len == p[first]->len && memcmp(p[i]->name, p[first]->name, p[i]->len) == 0)
+            p[i]->name = NULL;
+        else
+            first = i;
+    }
     free(p);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -378,8 +427,15 @@ int pg_trigger_parse(struct pg_trigger *t, const struct pg_app *app, const char 
     if (len == 0)
         return fail(-EINVAL, err, errlen, "Request body is empty");
     root = parse_strict(body, len, PG_TRIGGER_DEPTH, &why);
-    if (!root)
+    if (!root) {
+        /* json-c cannot finish a bare scalar (null, 12) without a following byte */
+        size_t i = 0;
+        while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+            i++;
+        if (why == json_tokener_continue && i < len && body[i] != '{' && body[i] != '[')
+            why = -3;
         return body_error(why, err, errlen);
+    }
     t->_root = root;
     t->batch = batch;
     if (!json_object_is_type(root, json_type_object)) {

@@ -49,19 +49,47 @@ static const char *path_key(const char *uri, size_t *klen)
     return p;
 }
 
-/* 0: acceptable; 4007: present but not an integer in 4..7. Missing means 7 (spec 2.1). */
-static int check_protocol(struct lws *wsi)
+/* A version string such as 8.4.0, 7.0.3-beta or 2.1+build: digits first, then [0-9A-Za-z.+-]. */
+static bool version_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 32 || v[0] < '0' || v[0] > '9')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              ch == '.' || ch == '-' || ch == '+'))
+            return false;
+    }
+    return true;
+}
+
+/* Checks the query of the handshake (spec 2.1). Returns 0 or the close code: 4007 for a protocol
+ * that is not an integer in 4..7, 4008 for a missing one when require_protocol is set, 4006 for
+ * a malformed version. */
+static int check_query(struct lws *wsi, bool require_protocol, const char **msg)
 {
     char frag[128];
+    bool have_protocol = false;
     for (int i = 0; i < 32; i++) {
         int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
         if (n < 0)
             break;
-        if (strncmp(frag, "protocol=", 9) != 0)
-            continue;
-        const char *v = frag + 9;
-        if (!(v[0] >= '4' && v[0] <= '7' && v[1] == 0))
-            return 4007;
+        if (strncmp(frag, "protocol=", 9) == 0) {
+            const char *v = frag + 9;
+            have_protocol = true;
+            if (!(v[0] >= '4' && v[0] <= '7' && v[1] == 0)) {
+                *msg = "Unsupported protocol version";
+                return 4007;
+            }
+        } else if (strncmp(frag, "version=", 8) == 0 && !version_ok(frag + 8)) {
+            *msg = "Invalid version string format";
+            return 4006;
+        }
+    }
+    if (!have_protocol && require_protocol) {
+        *msg = "No protocol version supplied";
+        return 4008;
     }
     return 0;
 }
@@ -83,8 +111,10 @@ static int on_established(struct ws_worker *w, struct ws_conn *c, struct lws *ws
         ws_conn_fail(c, 4005, "Path not found");
         return 0;
     }
-    if (check_protocol(wsi)) {
-        ws_conn_fail(c, 4007, "Unsupported protocol version");
+    const char *qmsg = NULL;
+    int qcode = check_query(wsi, srv->cfg->require_protocol, &qmsg);
+    if (qcode) {
+        ws_conn_fail(c, qcode, qmsg);
         return 0;
     }
     const struct pg_app *app = pg_config_app_by_key(srv->cfg, key, klen);
