@@ -100,16 +100,23 @@ static struct json_object *parse_strict(const char *s, size_t len, int depth, in
         *why = -ENOMEM;
         return NULL;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    /* Trailing bytes are allowed by json-c only so that we can name them in the error. */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+                                    JSON_TOKENER_VALIDATE_UTF8);
     o = json_tokener_parse_ex(tok, s, (int)len);
     if (!o) {
         *why = (int)json_tokener_get_error(tok);
         if (*why == 0) /* a bare null: valid JSON, but not an object */
             *why = -3;
-    } else if (json_tokener_get_parse_end(tok) != len) {
-        json_object_put(o);
-        o = NULL;
-        *why = -2;
+    } else {
+        size_t end = json_tokener_get_parse_end(tok);
+        while (end < len && (s[end] == ' ' || s[end] == '\t' || s[end] == '\r' || s[end] == '\n'))
+            end++;
+        if (end != len) {
+            json_object_put(o);
+            o = NULL;
+            *why = -2;
+        }
     }
     json_tokener_free(tok);
     return o;

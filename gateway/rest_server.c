@@ -75,6 +75,11 @@ struct rest_req {
     bool started;
     bool too_big;
     bool answered;
+    /* A decision made on the first call, sent on the final call when no body follows (so the
+     * connection stays alive); with a body coming it is sent at once and MHD closes after it. */
+    int early_status;
+    const char *early_allow;
+    char early_msg[96];
 };
 
 /* ---- helpers shared with the handlers ---- */
@@ -253,47 +258,63 @@ static enum MHD_Result send_json(struct MHD_Connection *con, struct rest_req *r,
 
 /* ---- request phases ---- */
 
+static enum MHD_Result early(struct MHD_Connection *con, struct rest_req *r, bool body_follows,
+                             int status, const char *msg, const char *allow)
+{
+    if (body_follows)
+        return send_error(con, r, status, msg, allow);
+    r->early_status = status;
+    r->early_allow = allow;
+    snprintf(r->early_msg, sizeof r->early_msg, "%s", msg);
+    return MHD_YES;
+}
+
 /* First call: everything that can be decided from the request line and headers. */
 static enum MHD_Result begin(struct rest_server *rs, struct MHD_Connection *con, struct rest_req *r,
                              const char *method)
 {
-    r->started = true;
-    route(r);
-    if (r->route == ROUTE_NONE)
-        return send_error(con, r, 404, "Not found", NULL);
-    if (r->route == ROUTE_ROOT || r->route == ROUTE_READY) {
-        if (strcmp(method, "GET") != 0)
-            return send_error(con, r, 405, "Method not allowed", "GET");
-        if (r->route == ROUTE_READY && atomic_load(&rs->srv->stopping))
-            return send_error(con, r, 503, "Stopping", NULL);
-        return send_json(con, r, 200, "{\"ok\":true}");
-    }
-    r->app = pg_config_app_by_id(rs->srv->cfg, r->id, r->idlen);
-    if (!r->app)
-        return send_error(con, r, 404, "Unknown app", NULL);
-    const char *want = route_method(r->route);
-    if (strcmp(method, want) != 0)
-        return send_error(con, r, 405, "Method not allowed", want);
-
-    r->cap = body_cap(r->app);
     const char *cl =
         MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te =
+        MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    unsigned long long clen = 0;
+    bool cl_ok = false;
     if (cl) {
         char *e;
         errno = 0;
-        unsigned long long n = strtoull(cl, &e, 10);
-        if (e != cl && errno == 0 && n > r->cap) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "Request body too large (max %zu bytes)", r->cap);
-            return send_error(con, r, 413, msg, NULL);
-        }
+        clen = strtoull(cl, &e, 10);
+        cl_ok = e != cl && *e == '\0' && errno == 0;
+    }
+    bool body = te || (cl && (!cl_ok || clen > 0));
+
+    r->started = true;
+    route(r);
+    if (r->route == ROUTE_NONE)
+        return early(con, r, body, 404, "Not found", NULL);
+    if (r->route == ROUTE_ROOT || r->route == ROUTE_READY) {
+        if (strcmp(method, "GET") != 0)
+            return early(con, r, body, 405, "Method not allowed", "GET");
+        return MHD_YES;
+    }
+    r->app = pg_config_app_by_id(rs->srv->cfg, r->id, r->idlen);
+    if (!r->app)
+        return early(con, r, body, 404, "Unknown app", NULL);
+    const char *want = route_method(r->route);
+    if (strcmp(method, want) != 0)
+        return early(con, r, body, 405, "Method not allowed", want);
+
+    r->cap = body_cap(r->app);
+    if (cl_ok && clen > r->cap) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Request body too large (max %zu bytes)", r->cap);
+        return send_error(con, r, 413, msg, NULL);
     }
     return MHD_YES;
 }
 
 static void upload(struct rest_req *r, const char *data, size_t n)
 {
-    if (r->too_big)
+    if (r->too_big || r->early_status || !r->app) /* nothing will read it */
         return;
     if (n > r->cap - r->body.len) {
         r->too_big = true;
@@ -310,10 +331,17 @@ typedef int (*rest_handler)(const struct rest_call *c, struct pg_buf *out);
 static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con,
                               struct rest_req *r, const char *method)
 {
-    char err[256];
+    char err[1024]; /* pg_rest_verify explains a mismatch with the expected string */
     char msg[96];
     int rc;
 
+    if (r->early_status)
+        return send_error(con, r, r->early_status, r->early_msg, r->early_allow);
+    if (r->route == ROUTE_ROOT)
+        return send_json(con, r, 200, "{\"ok\":true}");
+    if (r->route == ROUTE_READY)
+        return atomic_load(&rs->srv->stopping) ? send_error(con, r, 503, "Stopping", NULL)
+                                               : send_json(con, r, 200, "{\"ok\":true}");
     if (r->too_big) {
         snprintf(msg, sizeof msg, "Request body too large (max %zu bytes)", r->cap);
         return send_error(con, r, 413, msg, NULL);
@@ -502,11 +530,13 @@ struct rest_server *rest_server_create(struct pg_server *srv, char *err, size_t 
         return NULL;
     }
     rs->srv = srv;
-    rs->d = MHD_start_daemon(
-        flags, (uint16_t)cfg->api_port, NULL, NULL, on_access, rs, MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_CONNECTION_TIMEOUT, REST_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        REST_CONN_LIMIT, MHD_OPTION_URI_LOG_CALLBACK, on_uri, rs, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, rs, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, rs, MHD_OPTION_END);
+    rs->d =
+        MHD_start_daemon(flags, (uint16_t)cfg->api_port, NULL, NULL, on_access, rs,
+                         /* first, or MHD logs the earlier options' messages to stderr */
+                         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, rs, MHD_OPTION_SOCK_ADDR, sa,
+                         MHD_OPTION_CONNECTION_TIMEOUT, REST_CONN_TIMEOUT_S,
+                         MHD_OPTION_CONNECTION_LIMIT, REST_CONN_LIMIT, MHD_OPTION_URI_LOG_CALLBACK,
+                         on_uri, rs, MHD_OPTION_NOTIFY_COMPLETED, on_completed, rs, MHD_OPTION_END);
     if (!rs->d) {
         snprintf(err, errlen, "rest: cannot listen on %s:%d (port in use?)", host, cfg->api_port);
         free(rs);
