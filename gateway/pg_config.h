@@ -44,6 +44,10 @@ struct pg_app {
     int64_t max_event_channels_at_once; /* 100 */
     int64_t max_presence_members_per_channel; /* 100 */
     int64_t max_presence_member_size_in_kb;   /* 2 */
+    int64_t cache_ttl_seconds;          /* 1800: how long a cache channel keeps its last event */
+    char *encryption_master_key_base64; /* NULL: the gateway is blind to encrypted payloads */
+    unsigned char encryption_master_key[32]; /* decoded, valid when has_encryption_key */
+    bool has_encryption_key;
     struct pg_webhook *webhooks;
     size_t n_webhooks;
 };
@@ -58,6 +62,10 @@ struct pg_config {
     int max_message_size_kb;   /* 64: inbound WebSocket message cap, close 1009 above */
     int out_queue_max_frames;  /* 1000 per connection, then close 4100 */
     int out_queue_max_kb;      /* 1024 per connection, then close 4100 */
+    int64_t max_connections_per_ip;             /* -1: no per-IP cap on open connections */
+    int64_t max_new_connections_per_ip_per_sec; /* -1: no per-IP connection rate limit */
+    char **trusted_proxies; /* X-Forwarded-For is believed only from these peer addresses */
+    size_t n_trusted_proxies;
     bool require_protocol;     /* false: a missing protocol= means 7; true: close 4008 */
     char *log_level;           /* "info" */
     struct pg_app *apps;

@@ -490,6 +490,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t len = strlen(line);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = '\0';
+    /* MHD 0.9.75 counts its own internal options and so always claims the logger was not given
+     * first, although it is: that one line is noise. */
+    if (strncmp(line, "MHD_OPTION_EXTERNAL_LOGGER is not the first", 43) == 0)
+        return;
     PG_LOG(PG_LOG_WARN, "mhd", "%s", line);
 }
 
@@ -542,7 +546,6 @@ struct rest_server *rest_server_create(struct pg_server *srv, char *err, size_t 
         free(rs);
         return NULL;
     }
-    PG_LOG(PG_LOG_INFO, "rest", "HTTP API on %s:%d", host, cfg->api_port);
     return rs;
 }
 

@@ -14,13 +14,6 @@
 #define SWEEP_US (1000 * 1000)
 #define SHUTDOWN_GRACE_MS 3000
 
-int64_t pg_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const struct lws_protocols protocols[] = {
     {"pusher", ws_proto_callback, sizeof(struct ws_conn), 4096, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
@@ -114,6 +107,15 @@ static void deliver(struct ws_worker *w, struct pg_bus_item *it)
     }
 }
 
+/* terminate_connections: every local socket signed in as the user holds the user's
+ * #server-to-user- channel, so the channel's subscriber list is exactly the set to close. */
+static void terminate(struct ws_worker *w, struct pg_bus_item *it)
+{
+    struct ws_chan *k = ws_chanidx_find(w->idx, it->app, it->channel, it->clen);
+    for (uint32_t i = 0; k && i < k->n; i++)
+        ws_conn_fail(k->ent[i].conn, 4009, "You got disconnected by the app.");
+}
+
 static void begin_shutdown(struct ws_worker *w)
 {
     if (w->shutdown_at)
@@ -143,6 +145,9 @@ void ws_worker_drain(struct ws_worker *w)
             break;
         case PG_BUS_SHUTDOWN:
             begin_shutdown(w);
+            break;
+        case PG_BUS_TERMINATE:
+            terminate(w, it);
             break;
         }
         pg_bus_item_free(it);

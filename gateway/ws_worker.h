@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pg_clock.h"
 #include "pg_server.h"
 #include "ws_chanidx.h"
 #include "ws_conn.h"
@@ -46,8 +47,6 @@ void ws_worker_drain(struct ws_worker *w);
 void ws_worker_count_out(struct ws_worker *w, size_t bytes);
 void ws_worker_count_overflow(struct ws_worker *w);
 
-/* Monotonic milliseconds. */
-int64_t pg_now_ms(void);
 
 /* ws_proto.c: the lws protocol callback and the per-message dispatcher. */
 int ws_proto_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
