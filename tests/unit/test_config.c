@@ -15,12 +15,21 @@
 #include <unistd.h>
 
 #include "pg_config.h"
+#include "pg_config_int.h" /* pg_config__free_master_key: checks that the key is wiped */
 
 #define SECRET "Sup3r-s3cret-V4lue" /* must never appear in an error line */
 #define APP_OK "{\"id\":\"a1\",\"key\":\"k1\",\"secret\":\"" SECRET "\"}"
 
+/* A 32-byte encryption master key and its first and last bytes; like SECRET, never echoed. */
+#define MKEY "zyrm8pvV2C9fJcBfhyXzvxbJVN/H7QLmbe0xJi1GhPU="
+static const unsigned char mkey_bytes[32] = {
+    0xcf, 0x2a, 0xe6, 0xf2, 0x9b, 0xd5, 0xd8, 0x2f, 0x5f, 0x25, 0xc0, 0x5f, 0x87, 0x25, 0xf3, 0xbf,
+    0x16, 0xc9, 0x54, 0xdf, 0xc7, 0xed, 0x02, 0xe6, 0x6d, 0xed, 0x31, 0x26, 0x2d, 0x46, 0x84, 0xf5};
+#define MKEY_31 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==" /* bytes 0..30 */
+#define MKEY_33 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g" /* bytes 0..32 */
+
 static char dir[64];
-static char paths[64][128];
+static char paths[160][128];
 static int n_paths;
 
 static const char *const env_vars[] = {"PUSHGATE_HOST",
@@ -66,7 +75,7 @@ static int setup(void **state)
 /* Writes text to dir/name and returns the path (valid for the whole run). */
 static const char *write_cfg(const char *name, const char *text)
 {
-    assert_true(n_paths < 64);
+    assert_true(n_paths < (int)(sizeof paths / sizeof paths[0]));
     char *p = paths[n_paths++];
     snprintf(p, sizeof paths[0], "%s/%s", dir, name);
     FILE *f = fopen(p, "w");
@@ -101,6 +110,11 @@ static void assert_app_defaults(const struct pg_app *a)
     assert_int_equal(a->max_event_channels_at_once, 100);
     assert_int_equal(a->max_presence_members_per_channel, 100);
     assert_int_equal(a->max_presence_member_size_in_kb, 2);
+    assert_int_equal(a->cache_ttl_seconds, 1800);
+    assert_null(a->encryption_master_key_base64);
+    assert_false(a->has_encryption_key);
+    static const unsigned char zero[32];
+    assert_memory_equal(a->encryption_master_key, zero, 32);
     assert_null(a->webhooks);
     assert_int_equal(a->n_webhooks, 0);
 }
@@ -116,6 +130,11 @@ static void assert_top_defaults(const struct pg_config *c)
     assert_int_equal(c->max_message_size_kb, 64);
     assert_int_equal(c->out_queue_max_frames, 1000);
     assert_int_equal(c->out_queue_max_kb, 1024);
+    assert_int_equal(c->max_connections_per_ip, PG_UNLIMITED);
+    assert_int_equal(c->max_new_connections_per_ip_per_sec, PG_UNLIMITED);
+    assert_null(c->trusted_proxies);
+    assert_int_equal(c->n_trusted_proxies, 0);
+    assert_false(c->require_protocol);
     assert_string_equal(c->log_level, "info");
 }
 
@@ -146,6 +165,9 @@ static const char full_cfg[] =
     "  \"host\": \"127.0.0.1\", \"port\": 7001, \"api_port\": 7002, \"workers\": 5,\n"
     "  \"activity_timeout\": 60, \"pong_timeout\": 15, \"max_message_size_kb\": 128,\n"
     "  \"out_queue_max_frames\": 500, \"out_queue_max_kb\": 2048, \"log_level\": \"debug\",\n"
+    "  \"max_connections_per_ip\": 50, \"max_new_connections_per_ip_per_sec\": 5,\n"
+    "  \"trusted_proxies\": [\"10.0.0.2\", \"::1\", \"2001:db8::7\", \"::ffff:192.0.2.1\"],\n"
+    "  \"require_protocol\": true,\n"
     "  \"apps\": [\n"
     "    {\"id\": \"first\", \"key\": \"k1\", \"secret\": \"s1\", \"enabled\": false,\n"
     "     \"enable_client_messages\": true, \"enable_user_authentication\": true,\n"
@@ -156,6 +178,7 @@ static const char full_cfg[] =
     "     \"max_event_name_length\": 120, \"max_event_payload_in_kb\": 50,\n"
     "     \"max_event_batch_size\": 12, \"max_event_channels_at_once\": 90,\n"
     "     \"max_presence_members_per_channel\": 80, \"max_presence_member_size_in_kb\": 3,\n"
+    "     \"cache_ttl_seconds\": 600, \"encryption_master_key_base64\": \"" MKEY "\",\n"
     "     \"webhooks\": [\n"
     "       {\"url\": \"https://hooks.example.com/pusher\",\n"
     "        \"event_types\": [\"channel_occupied\", \"member_added\", \"client_event\"],\n"
@@ -183,6 +206,14 @@ static void test_full_file(void **state)
     assert_int_equal(c.out_queue_max_frames, 500);
     assert_int_equal(c.out_queue_max_kb, 2048);
     assert_string_equal(c.log_level, "debug");
+    assert_int_equal(c.max_connections_per_ip, 50);
+    assert_int_equal(c.max_new_connections_per_ip_per_sec, 5);
+    assert_int_equal(c.n_trusted_proxies, 4);
+    assert_string_equal(c.trusted_proxies[0], "10.0.0.2");
+    assert_string_equal(c.trusted_proxies[1], "::1");
+    assert_string_equal(c.trusted_proxies[2], "2001:db8::7");
+    assert_string_equal(c.trusted_proxies[3], "::ffff:192.0.2.1");
+    assert_true(c.require_protocol);
     assert_false(c.default_app);
     assert_int_equal(c.n_apps, 2);
 
@@ -209,6 +240,14 @@ static void test_full_file(void **state)
     assert_int_equal(a->max_event_channels_at_once, 90);
     assert_int_equal(a->max_presence_members_per_channel, 80);
     assert_int_equal(a->max_presence_member_size_in_kb, 3);
+    assert_int_equal(a->cache_ttl_seconds, 600);
+    assert_string_equal(a->encryption_master_key_base64, MKEY);
+    assert_true(a->has_encryption_key);
+    assert_int_equal(a->encryption_master_key[0], 0xcf);
+    assert_int_equal(a->encryption_master_key[1], 0x2a);
+    assert_int_equal(a->encryption_master_key[2], 0xe6);
+    assert_int_equal(a->encryption_master_key[31], 0xf5);
+    assert_memory_equal(a->encryption_master_key, mkey_bytes, 32);
 
     assert_int_equal(a->n_webhooks, 2);
     const struct pg_webhook *h = &a->webhooks[0];
@@ -295,6 +334,62 @@ static void test_unlimited(void **state)
     pg_config_dispose(&c);
 }
 
+/* The edges of each new option's range, and an empty proxy list. */
+static void test_new_option_edges(void **state)
+{
+    (void)state;
+    struct pg_config c;
+    char err[512];
+    const char *p = write_cfg(
+        "edges_lo.json",
+        "{\"max_connections_per_ip\": 1, \"max_new_connections_per_ip_per_sec\": 1,"
+        " \"trusted_proxies\": [], \"apps\": [{\"id\": \"e\", \"key\": \"ek\", \"secret\": \"es\","
+        " \"cache_ttl_seconds\": 1}]}");
+    assert_int_equal(pg_config_load(&c, p, err, sizeof err), 0);
+    assert_int_equal(c.max_connections_per_ip, 1);
+    assert_int_equal(c.max_new_connections_per_ip_per_sec, 1);
+    assert_null(c.trusted_proxies);
+    assert_int_equal(c.n_trusted_proxies, 0);
+    assert_int_equal(c.apps[0].cache_ttl_seconds, 1);
+    assert_false(c.apps[0].has_encryption_key);
+    pg_config_dispose(&c);
+
+    p = write_cfg("edges_hi.json",
+                  "{\"max_connections_per_ip\": -1, \"max_new_connections_per_ip_per_sec\": "
+                  "9223372036854775807, \"trusted_proxies\": [\"0.0.0.0\"],"
+                  " \"apps\": [{\"id\": \"e\", \"key\": \"ek\", \"secret\": \"es\","
+                  " \"cache_ttl_seconds\": 86400}]}");
+    assert_int_equal(pg_config_load(&c, p, err, sizeof err), 0);
+    assert_int_equal(c.max_connections_per_ip, PG_UNLIMITED);
+    assert_int_equal(c.max_new_connections_per_ip_per_sec, INT64_MAX);
+    assert_int_equal(c.n_trusted_proxies, 1);
+    assert_string_equal(c.trusted_proxies[0], "0.0.0.0");
+    assert_int_equal(c.apps[0].cache_ttl_seconds, 86400);
+    pg_config_dispose(&c);
+    assert_null(c.trusted_proxies);
+}
+
+/* Disposing an app wipes the decoded key, not just frees it. */
+static void test_master_key_wiped(void **state)
+{
+    (void)state;
+    struct pg_config c;
+    char err[512];
+    static const unsigned char zero[32];
+    const char *p =
+        write_cfg("mkey.json", "{\"apps\": [{\"id\": \"m\", \"key\": \"mk\", \"secret\": \"ms\","
+                               " \"encryption_master_key_base64\": \"" MKEY "\"}, " APP_OK "]}");
+    assert_int_equal(pg_config_load(&c, p, err, sizeof err), 0);
+    assert_true(c.apps[0].has_encryption_key);
+    assert_memory_equal(c.apps[0].encryption_master_key, mkey_bytes, 32);
+    assert_false(c.apps[1].has_encryption_key); /* per app */
+    pg_config__free_master_key(&c.apps[0]);
+    assert_false(c.apps[0].has_encryption_key);
+    assert_null(c.apps[0].encryption_master_key_base64);
+    assert_memory_equal(c.apps[0].encryption_master_key, zero, 32);
+    pg_config_dispose(&c); /* frees the rest; the key part is now a no-op */
+}
+
 struct bad_case {
     const char *name;
     const char *json;
@@ -358,6 +453,10 @@ static const struct bad_case bad_cases[] = {
     {"hook_event_null",
      APP_WITH(", \"webhooks\": [{\"url\": \"https://h.example\", \"event_types\": [null]}]"),
      "apps[0].webhooks[0].event_types[0]: expected one of channel_occupied, ", NULL},
+    {"hook_event_nul",
+     APP_WITH(", \"webhooks\": [{\"url\": \"https://h.example\", \"event_types\": "
+              "[\"member_added\\u0000x\"]}]"),
+     "apps[0].webhooks[0].event_types[0]: expected one of channel_occupied, ", NULL},
     {"app_null", "{\"apps\": [null]}", "apps[0]: expected an object, got null", NULL},
     {"port_null", "{\"port\": null}", "port: expected an integer from 1 to 65535, got null", NULL},
     {"dup_id",
@@ -386,6 +485,110 @@ static const struct bad_case bad_cases[] = {
     {"app_not_object", "{\"apps\": [" APP_OK ", 5]}", "apps[1]: expected an object, got 5", NULL},
     {"apps_not_array", "{\"apps\": {}}", "apps: expected an array of app objects, got an object",
      NULL},
+    /* cache_ttl_seconds */
+    {"ttl_zero", APP_WITH(", \"cache_ttl_seconds\": 0"),
+     "apps[0].cache_ttl_seconds: expected an integer from 1 to 86400, got 0", NULL},
+    {"ttl_neg1", APP_WITH(", \"cache_ttl_seconds\": -1"),
+     "apps[0].cache_ttl_seconds: expected an integer from 1 to 86400, got -1", NULL},
+    {"ttl_high", APP_WITH(", \"cache_ttl_seconds\": 86401"),
+     "apps[0].cache_ttl_seconds: expected an integer from 1 to 86400, got 86401", NULL},
+    {"ttl_str", APP_WITH(", \"cache_ttl_seconds\": \"60\""),
+     "apps[0].cache_ttl_seconds: expected an integer from 1 to 86400, got \"60\"", NULL},
+    {"ttl_double", APP_WITH(", \"cache_ttl_seconds\": 60.5"),
+     "apps[0].cache_ttl_seconds: expected an integer from 1 to 86400, got 60.5", NULL},
+    /* per-IP limits */
+    {"ip_conn_zero", "{\"max_connections_per_ip\": 0}",
+     "max_connections_per_ip: expected an integer >= 1 or -1, got 0", NULL},
+    {"ip_conn_neg2", "{\"max_connections_per_ip\": -2}",
+     "max_connections_per_ip: expected an integer >= 1 or -1, got -2", NULL},
+    {"ip_conn_str", "{\"max_connections_per_ip\": \"10\"}",
+     "max_connections_per_ip: expected an integer >= 1 or -1, got \"10\"", NULL},
+    {"ip_conn_bool", "{\"max_connections_per_ip\": true}",
+     "max_connections_per_ip: expected an integer >= 1 or -1, got true", NULL},
+    {"ip_conn_huge", "{\"max_connections_per_ip\": 9223372036854775808}",
+     "max_connections_per_ip: expected an integer >= 1 or -1, got 9223372036854775808", NULL},
+    {"ip_rate_zero", "{\"max_new_connections_per_ip_per_sec\": 0}",
+     "max_new_connections_per_ip_per_sec: expected an integer >= 1 or -1, got 0", NULL},
+    {"ip_rate_neg2", "{\"max_new_connections_per_ip_per_sec\": -2}",
+     "max_new_connections_per_ip_per_sec: expected an integer >= 1 or -1, got -2", NULL},
+    {"ip_rate_double", "{\"max_new_connections_per_ip_per_sec\": 2.5}",
+     "max_new_connections_per_ip_per_sec: expected an integer >= 1 or -1, got 2.5", NULL},
+    {"ip_rate_null", "{\"max_new_connections_per_ip_per_sec\": null}",
+     "max_new_connections_per_ip_per_sec: expected an integer >= 1 or -1, got null", NULL},
+    /* trusted_proxies */
+    {"proxies_string", "{\"trusted_proxies\": \"10.0.0.1\"}",
+     "trusted_proxies: expected an array of IPv4 or IPv6 addresses, got \"10.0.0.1\"", NULL},
+    {"proxies_object", "{\"trusted_proxies\": {}}",
+     "trusted_proxies: expected an array of IPv4 or IPv6 addresses, got an object", NULL},
+    {"proxies_hostname", "{\"trusted_proxies\": [\"10.0.0.1\", \"lb.internal\"]}",
+     "trusted_proxies[1]: expected an IPv4 or IPv6 address, got \"lb.internal\"", NULL},
+    {"proxies_cidr", "{\"trusted_proxies\": [\"::1\", \"::2\", \"10.0.0.0/8\"]}",
+     "trusted_proxies[2]: expected an IPv4 or IPv6 address, got \"10.0.0.0/8\"", NULL},
+    {"proxies_port", "{\"trusted_proxies\": [\"10.0.0.1:8080\"]}",
+     "trusted_proxies[0]: expected an IPv4 or IPv6 address, got \"10.0.0.1:8080\"", NULL},
+    {"proxies_space", "{\"trusted_proxies\": [\" 10.0.0.1\"]}",
+     "trusted_proxies[0]: expected an IPv4 or IPv6 address, got \" 10.0.0.1\"", NULL},
+    {"proxies_v4_range", "{\"trusted_proxies\": [\"10.0.0.256\"]}",
+     "trusted_proxies[0]: expected an IPv4 or IPv6 address, got \"10.0.0.256\"", NULL},
+    {"proxies_empty_str", "{\"trusted_proxies\": [\"\"]}",
+     "trusted_proxies[0]: expected an IPv4 or IPv6 address, got \"\"", NULL},
+    {"proxies_nul", "{\"trusted_proxies\": [\"10.0.0.1\\u0000x\"]}",
+     "trusted_proxies[0]: expected an IPv4 or IPv6 address, got \"10.0.0.1\\x00x\"", NULL},
+    {"proxies_number", "{\"trusted_proxies\": [167772161]}",
+     "trusted_proxies[0]: expected an IPv4 or IPv6 address, got 167772161", NULL},
+    {"proxies_null", "{\"trusted_proxies\": [null]}",
+     "trusted_proxies[0]: expected an IPv4 or IPv6 address, got null", NULL},
+    /* encryption_master_key_base64: a secret, so errors never carry its text */
+    {"mkey_number", APP_WITH(", \"encryption_master_key_base64\": 123456789"),
+     "apps[0].encryption_master_key_base64: expected a standard base64 string of exactly 32 "
+     "bytes",
+     "123456789"},
+    {"mkey_null", APP_WITH(", \"encryption_master_key_base64\": null"),
+     "apps[0].encryption_master_key_base64: expected a standard base64 string of exactly 32 "
+     "bytes",
+     "got"},
+    {"mkey_not_b64", APP_WITH(", \"encryption_master_key_base64\": \"not*base64!Zq9\""),
+     "apps[0].encryption_master_key_base64: expected a standard base64 string of exactly 32 "
+     "bytes",
+     "Zq9"},
+    {"mkey_unpadded",
+     APP_WITH(
+         ", \"encryption_master_key_base64\": \"zyrm8pvV2C9fJcBfhyXzvxbJVN/H7QLmbe0xJi1GhPU\""),
+     "apps[0].encryption_master_key_base64: expected a standard base64 string of exactly 32 "
+     "bytes",
+     "zyrm8"},
+    {"mkey_urlsafe",
+     APP_WITH(
+         ", \"encryption_master_key_base64\": \"zyrm8pvV2C9fJcBfhyXzvxbJVN_H7QLmbe0xJi1GhPU=\""),
+     "apps[0].encryption_master_key_base64: expected a standard base64 string of exactly 32 "
+     "bytes",
+     "zyrm8"},
+    {"mkey_space",
+     APP_WITH(
+         ", \"encryption_master_key_base64\": \"zyrm8pvV2C9fJcBfhyXzvxbJ VN/H7QLmbe0xJi1GhPU=\""),
+     "apps[0].encryption_master_key_base64: expected a standard base64 string of exactly 32 "
+     "bytes",
+     "zyrm8"},
+    {"mkey_31", APP_WITH(", \"encryption_master_key_base64\": \"" MKEY_31 "\""),
+     "apps[0].encryption_master_key_base64: expected a standard base64 string of exactly 32 "
+     "bytes, got 31 bytes",
+     MKEY_31},
+    {"mkey_33", APP_WITH(", \"encryption_master_key_base64\": \"" MKEY_33 "\""),
+     "apps[0].encryption_master_key_base64: expected a standard base64 string of exactly 32 "
+     "bytes, got 33 bytes",
+     MKEY_33},
+    {"mkey_64", APP_WITH(", \"encryption_master_key_base64\": \"" MKEY_33 MKEY_33 "\""),
+     "apps[0].encryption_master_key_base64: expected a standard base64 string of exactly 32 "
+     "bytes",
+     "AAECAwQF"},
+    {"mkey_empty", APP_WITH(", \"encryption_master_key_base64\": \"\""),
+     "apps[0].encryption_master_key_base64: expected a standard base64 string of exactly 32 "
+     "bytes, got 0 bytes",
+     NULL},
+    /* a good key is not echoed either when a later key of the same app is wrong */
+    {"mkey_ok_then_bad",
+     APP_WITH(", \"encryption_master_key_base64\": \"" MKEY "\", \"cache_ttl_seconds\": 0"),
+     "apps[0].cache_ttl_seconds: expected an integer from 1 to 86400, got 0", MKEY},
     {"top_array", "[{\"port\": 1}]", "expected a JSON object at top level, got an array", NULL},
     {"invalid_json", "{\n  \"port\": 6001,\n  \"host\": tru\n}\n",
      "invalid JSON (boolean expected) at line 3, column", NULL},
@@ -418,7 +621,8 @@ static void test_bad_files(void **state)
         int rc = pg_config_load(&c, p, err, sizeof err);
         snprintf(want, sizeof want, "%s: %s", p, b->want);
         if (rc != -EINVAL || strncmp(err, want, strlen(want)) || strstr(err, SECRET) ||
-            strchr(err, '\n') || (b->avoid && strstr(err + strlen(p), b->avoid)))
+            strstr(err, MKEY) || strchr(err, '\n') ||
+            (b->avoid && strstr(err + strlen(p), b->avoid)))
             fail_msg("case %s: rc %d, err \"%s\", want \"%s...\"", b->name, rc, err, want);
         if (getenv("PG_TEST_VERBOSE"))
             print_message("%s\n", err);
@@ -603,14 +807,17 @@ static void test_print_help(void **state)
     static const char *const want[] = {
         /* top level */
         "host", "port", "api_port", "workers", "activity_timeout", "pong_timeout",
-        "max_message_size_kb", "out_queue_max_frames", "out_queue_max_kb", "log_level", "apps",
+        "max_message_size_kb", "out_queue_max_frames", "out_queue_max_kb", "max_connections_per_ip",
+        "max_new_connections_per_ip_per_sec", "trusted_proxies", "require_protocol", "log_level",
+        "apps",
         /* app */
         "id", "key", "secret", "enabled", "enable_client_messages", "enable_user_authentication",
         "authorized_connections", "authorization_timeout_ms", "subscription_count",
         "max_connections", "max_client_events_per_sec", "max_backend_events_per_sec",
         "max_read_requests_per_sec", "max_channel_name_length", "max_event_name_length",
         "max_event_payload_in_kb", "max_event_batch_size", "max_event_channels_at_once",
-        "max_presence_members_per_channel", "max_presence_member_size_in_kb", "webhooks",
+        "max_presence_members_per_channel", "max_presence_member_size_in_kb", "cache_ttl_seconds",
+        "encryption_master_key_base64", "webhooks",
         /* webhook */
         "url", "event_types", "headers"};
     static const char *const also[] = {"PUSHGATE_HOST",
@@ -631,7 +838,17 @@ static void test_print_help(void **state)
                                        "required (default app: \"app-id\")",
                                        "member_removed",
                                        "subscription_count",
-                                       "cache_miss"};
+                                       "cache_miss",
+                                       "integer 1..86400; default 1800",
+                                       "array of IPv4 or IPv6 addresses; optional",
+                                       "standard base64 string of exactly 32 bytes; optional",
+                                       "X-Forwarded-For",
+                                       "closed with 4100",
+                                       "private-encrypted-",
+                                       "within authorization_timeout_ms (4009)",
+                                       "else close 4009 (soketi's meaning)",
+                                       "Deadline for authorized_connections / "
+                                       "enable_user_authentication"};
     FILE *f = tmpfile();
     assert_non_null(f);
     pg_config_print_help(f);
@@ -661,6 +878,8 @@ int main(void)
         cmocka_unit_test_setup(test_full_file, setup),
         cmocka_unit_test_setup(test_missing_fields_default, setup),
         cmocka_unit_test_setup(test_unlimited, setup),
+        cmocka_unit_test_setup(test_new_option_edges, setup),
+        cmocka_unit_test_setup(test_master_key_wiped, setup),
         cmocka_unit_test_setup(test_bad_files, setup),
         cmocka_unit_test_setup(test_unreadable, setup),
         cmocka_unit_test_setup(test_env_overrides, setup),

@@ -34,8 +34,7 @@ static void expect_msg(struct pg_msg *m, const char *want)
     assert_int_equal(m->refs, 1);
     size_t n = strlen(want);
     if (m->len != n || memcmp(pg_msg_data(m), want, n) != 0)
-        fail_msg("frame\n  got  %.*s\n  want %s", (int)m->len, (const char *)pg_msg_data(m),
-                 want);
+        fail_msg("frame\n  got  %.*s\n  want %s", (int)m->len, (const char *)pg_msg_data(m), want);
     assert_int_equal(pg_msg_data(m)[m->len], '\0');
 }
 
@@ -47,8 +46,8 @@ static void test_json_str_plain(void **state)
     expect_json_str("", 0, "\"\"");
     expect_json_str(NULL, 0, "\"\"");
     expect_json_str("hello world", 11, "\"hello world\"");
-    expect_json_str("a/b", 3, "\"a/b\""); /* '/' needs no escape */
-    expect_json_str("abcdef", 3, "\"abc\"");  /* n, not strlen */
+    expect_json_str("a/b", 3, "\"a/b\"");    /* '/' needs no escape */
+    expect_json_str("abcdef", 3, "\"abc\""); /* n, not strlen */
 }
 
 static void test_json_str_quote_backslash(void **state)
@@ -114,11 +113,11 @@ static void test_json_str_control_u00xx(void **state)
 static void test_json_str_utf8_passthrough(void **state)
 {
     (void)state;
-    expect_json_str("caf\xc3\xa9", 5, "\"caf\xc3\xa9\"");                  /* é */
-    expect_json_str("\xe2\x82\xac", 3, "\"\xe2\x82\xac\"");                /* € */
-    expect_json_str("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");        /* U+1F600 */
-    expect_json_str("\xe2\x80\xa8", 3, "\"\xe2\x80\xa8\"");                /* U+2028 */
-    expect_json_str("\xe6\x97\xa5\"\n", 5, "\"\xe6\x97\xa5\\\"\\n\"");     /* mixed */
+    expect_json_str("caf\xc3\xa9", 5, "\"caf\xc3\xa9\"");              /* é */
+    expect_json_str("\xe2\x82\xac", 3, "\"\xe2\x82\xac\"");            /* € */
+    expect_json_str("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");    /* U+1F600 */
+    expect_json_str("\xe2\x80\xa8", 3, "\"\xe2\x80\xa8\"");            /* U+2028 */
+    expect_json_str("\xe6\x97\xa5\"\n", 5, "\"\xe6\x97\xa5\\\"\\n\""); /* mixed */
 }
 
 static void test_json_str_appends_and_grows(void **state)
@@ -211,8 +210,9 @@ static void test_frame_raw(void **state)
     const char *d = "{\"presence\":{\"ids\":[\"1\"],\"hash\":{\"1\":null},\"count\":1}}";
     struct pg_msg *m = pg_frame_raw("pusher_internal:subscription_succeeded", "presence-x", 10, d,
                                     strlen(d), NULL, 0);
-    expect_msg(m, "{\"event\":\"pusher_internal:subscription_succeeded\",\"channel\":\"presence-x\","
-                  "\"data\":{\"presence\":{\"ids\":[\"1\"],\"hash\":{\"1\":null},\"count\":1}}}");
+    expect_msg(m,
+               "{\"event\":\"pusher_internal:subscription_succeeded\",\"channel\":\"presence-x\","
+               "\"data\":{\"presence\":{\"ids\":[\"1\"],\"hash\":{\"1\":null},\"count\":1}}}");
     pg_msg_unref(m);
 
     /* user_id member (client events on presence channels). */
