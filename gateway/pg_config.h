@@ -22,26 +22,26 @@ struct pg_webhook {
 };
 
 struct pg_app {
-    int idx;      /* position in pg_config.apps */
-    char *id;     /* numbers in the file are kept as their decimal text */
+    int idx;  /* position in pg_config.apps */
+    char *id; /* numbers in the file are kept as their decimal text */
     char *key;
     char *secret;
     size_t secret_len;
-    bool enabled;                    /* true */
-    bool enable_client_messages;     /* false */
-    bool enable_user_authentication; /* false */
-    bool authorized_connections;     /* false */
-    int64_t authorization_timeout_ms; /* 30000 */
-    bool subscription_count;         /* false */
-    int64_t max_connections;            /* -1 */
-    int64_t max_client_events_per_sec;  /* 10 */
-    int64_t max_backend_events_per_sec; /* -1 */
-    int64_t max_read_requests_per_sec;  /* -1 */
-    int64_t max_channel_name_length;    /* 200 */
-    int64_t max_event_name_length;      /* 200 */
-    int64_t max_event_payload_in_kb;    /* 10 */
-    int64_t max_event_batch_size;       /* 10 */
-    int64_t max_event_channels_at_once; /* 100 */
+    bool enabled;                             /* true */
+    bool enable_client_messages;              /* false */
+    bool enable_user_authentication;          /* false */
+    bool authorized_connections;              /* false */
+    int64_t authorization_timeout_ms;         /* 30000 */
+    bool subscription_count;                  /* false */
+    int64_t max_connections;                  /* -1 */
+    int64_t max_client_events_per_sec;        /* 10 */
+    int64_t max_backend_events_per_sec;       /* -1 */
+    int64_t max_read_requests_per_sec;        /* -1 */
+    int64_t max_channel_name_length;          /* 200 */
+    int64_t max_event_name_length;            /* 200 */
+    int64_t max_event_payload_in_kb;          /* 10 */
+    int64_t max_event_batch_size;             /* 10 */
+    int64_t max_event_channels_at_once;       /* 100 */
     int64_t max_presence_members_per_channel; /* 100 */
     int64_t max_presence_member_size_in_kb;   /* 2 */
     int64_t cache_ttl_seconds;          /* 1800: how long a cache channel keeps its last event */
@@ -53,21 +53,21 @@ struct pg_app {
 };
 
 struct pg_config {
-    char *host;                /* "0.0.0.0" */
-    int port;                  /* 6001, WebSocket */
-    int api_port;              /* 6002, REST */
-    int workers;               /* 0 in the file means "auto": max(1, ncpu - 1), at most 64 */
-    int activity_timeout;      /* 120 s, sent in connection_established */
-    int pong_timeout;          /* 30 s: close 4201 when no reply to our pusher:ping */
-    int max_message_size_kb;   /* 64: inbound WebSocket message cap, close 1009 above */
-    int out_queue_max_frames;  /* 1000 per connection, then close 4100 */
-    int out_queue_max_kb;      /* 1024 per connection, then close 4100 */
-    int64_t max_connections_per_ip;             /* -1: no per-IP cap on open connections */
+    char *host;                     /* "0.0.0.0" */
+    int port;                       /* 6001, WebSocket */
+    int api_port;                   /* 6002, REST */
+    int workers;                    /* 0 in the file means "auto": max(1, ncpu - 1), at most 64 */
+    int activity_timeout;           /* 120 s, sent in connection_established */
+    int pong_timeout;               /* 30 s: close 4201 when no reply to our pusher:ping */
+    int max_message_size_kb;        /* 64: inbound WebSocket message cap, close 1009 above */
+    int out_queue_max_frames;       /* 1000 per connection, then close 4100 */
+    int out_queue_max_kb;           /* 1024 per connection, then close 4100 */
+    int64_t max_connections_per_ip; /* -1: no per-IP cap on open connections */
     int64_t max_new_connections_per_ip_per_sec; /* -1: no per-IP connection rate limit */
     char **trusted_proxies; /* X-Forwarded-For is believed only from these peer addresses */
     size_t n_trusted_proxies;
-    bool require_protocol;     /* false: a missing protocol= means 7; true: close 4008 */
-    char *log_level;           /* "info" */
+    bool require_protocol; /* false: a missing protocol= means 7; true: close 4008 */
+    char *log_level;       /* "info" */
     struct pg_app *apps;
     size_t n_apps;
     bool default_app; /* true when the embedded demo app (no "apps" given) is in use */
@@ -82,7 +82,7 @@ void pg_config_dispose(struct pg_config *cfg); /* zeroed: no-op */
 const struct pg_app *pg_config_app_by_key(const struct pg_config *cfg, const char *key, size_t len);
 const struct pg_app *pg_config_app_by_id(const struct pg_config *cfg, const char *id, size_t len);
 
-/* Prints every option, its env variable, default and meaning (from the same table as the parser). */
+/* Prints every option, its env variable, default and meaning, from the table the parser reads. */
 void pg_config_print_help(FILE *out);
 
 #endif
