@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_cache.h"
 #include "pg_config.h"
+#include "pg_iplimit.h"
 #include "pg_log.h"
 #include "pg_rand.h"
 #include "pg_server.h"
@@ -91,11 +93,17 @@ int main(int argc, char **argv)
     srv.app_conns = calloc(cfg.n_apps, sizeof *srv.app_conns);
     srv.bus = pg_bus_create(srv.nworkers, INBOX_SOFT_BYTES);
     srv.reg = pg_registry_create(srv.nworkers, srv.bus);
+    srv.cache = pg_cache_create();
+    if (cfg.max_connections_per_ip >= 0 || cfg.max_new_connections_per_ip_per_sec >= 0)
+        srv.iplimit =
+            pg_iplimit_create(cfg.max_connections_per_ip, cfg.max_new_connections_per_ip_per_sec);
     struct ws_worker *workers = calloc(srv.nworkers, sizeof *workers);
     struct ws_acceptor acc = {.fd = -1};
     struct rest_server *rest = NULL;
     unsigned started = 0;
-    if (!srv.app_conns || !srv.bus || !srv.reg || !workers) {
+    bool want_ip = cfg.max_connections_per_ip >= 0 || cfg.max_new_connections_per_ip_per_sec >= 0;
+    if (!srv.app_conns || !srv.bus || !srv.reg || !srv.cache || (want_ip && !srv.iplimit) ||
+        !workers) {
         fprintf(stderr, "pushgate: out of memory\n");
         goto out;
     }
@@ -152,6 +160,8 @@ out:
         ws_worker_dispose(&workers[i]);
     free(workers);
     pg_registry_destroy(srv.reg);
+    pg_cache_destroy(srv.cache);
+    pg_iplimit_destroy(srv.iplimit);
     pg_bus_destroy(srv.bus);
     free(srv.app_conns);
     pg_config_dispose(&cfg);

@@ -6,10 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pg_buf_init(struct pg_buf *b)
-{
-    memset(b, 0, sizeof *b);
-}
+void pg_buf_init(struct pg_buf *b) { memset(b, 0, sizeof *b); }
 
 void pg_buf_dispose(struct pg_buf *b)
 {
@@ -53,10 +50,7 @@ void pg_buf_put(struct pg_buf *b, const void *s, size_t n)
     b->p[b->len] = 0;
 }
 
-void pg_buf_puts(struct pg_buf *b, const char *s)
-{
-    pg_buf_put(b, s, strlen(s));
-}
+void pg_buf_puts(struct pg_buf *b, const char *s) { pg_buf_put(b, s, strlen(s)); }
 
 void pg_buf_printf(struct pg_buf *b, const char *fmt, ...)
 {
@@ -129,10 +123,7 @@ void pg_buf_json_str(struct pg_buf *b, const char *s, size_t n)
     b->p[b->len] = 0;
 }
 
-const char *pg_buf_cstr(struct pg_buf *b)
-{
-    return b->p ? b->p : "";
-}
+const char *pg_buf_cstr(struct pg_buf *b) { return b->p ? b->p : ""; }
 
 char *pg_buf_steal(struct pg_buf *b, size_t *len)
 {

@@ -1,5 +1,6 @@
 /* pg_buf.h - a growable byte buffer with a JSON string writer.
- * Owner: whoever embeds it (init/dispose). Allocation failure is sticky: check ->oom once at the end.
+ * Owner: whoever embeds it (init/dispose). Allocation failure is sticky: check ->oom once at the
+ * end.
  */
 #ifndef PG_BUF_H
 #define PG_BUF_H
@@ -7,10 +8,10 @@
 #include <stddef.h>
 
 struct pg_buf {
-    char *p;    /* NUL-terminated when len > 0 or after pg_buf_cstr() */
+    char *p; /* NUL-terminated when len > 0 or after pg_buf_cstr() */
     size_t len;
     size_t cap;
-    int oom;    /* set when a grow failed; later writes are ignored */
+    int oom; /* set when a grow failed; later writes are ignored */
 };
 
 void pg_buf_init(struct pg_buf *b);

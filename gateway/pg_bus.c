@@ -196,10 +196,7 @@ void pg_bus_close(struct pg_bus *b)
     }
 }
 
-unsigned pg_bus_nworkers(const struct pg_bus *b)
-{
-    return b->n;
-}
+unsigned pg_bus_nworkers(const struct pg_bus *b) { return b->n; }
 
 size_t pg_bus_queued_bytes(struct pg_bus *b, unsigned w)
 {

@@ -2,8 +2,9 @@
  * Producers (acceptor, REST thread, other workers) append under the inbox mutex; the worker takes
  * the whole list at once on its wake-up and works outside the lock. The waker (lws_cancel_service
  * for a worker) is called only when an inbox goes from empty to non-empty, so a burst costs one
- * wake-up. Each inbox has a soft byte bound: a publish that would pass it is refused up front
- * (-ENOBUFS) so callers can answer 503 instead of buffering without limit.
+ * wake-up. Each inbox has a soft byte bound: producers that can refuse work (the REST API) call
+ * pg_bus_check() first and answer 503 instead of buffering without limit; pg_bus_publish itself
+ * does not check, so presence broadcasts under a registry lock are never half-delivered.
  * Thread: any, except pg_bus_take (the inbox's worker only).
  */
 #ifndef PG_BUS_H

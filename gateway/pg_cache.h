@@ -19,8 +19,9 @@ void pg_cache_destroy(struct pg_cache *c); /* NULL: no-op */
 
 /* Remembers the event frame (its bytes are copied) and its data string for (app, ch) until
  * now_ms + ttl_ms, replacing what was there. Returns 0 or -ENOMEM. */
-int pg_cache_put(struct pg_cache *c, int app, const char *ch, size_t len, const struct pg_msg *frame,
-                 const char *data, size_t dlen, int64_t now_ms, int64_t ttl_ms);
+int pg_cache_put(struct pg_cache *c, int app, const char *ch, size_t len,
+                 const struct pg_msg *frame, const char *data, size_t dlen, int64_t now_ms,
+                 int64_t ttl_ms);
 
 /* A new message (refs = 1, caller owns) holding the cached frame, or NULL on a miss or expiry. */
 struct pg_msg *pg_cache_get(struct pg_cache *c, int app, const char *ch, size_t len,

@@ -19,8 +19,11 @@ void pg_log__emit(int lvl, const char *mod, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %-6s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, lvl_names[lvl < 0 ? 0 : lvl > 3 ? 3 : lvl],
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000,
+                     lvl_names[lvl < 0   ? 0
+                               : lvl > 3 ? 3
+                                         : lvl],
                      mod);
     if (n < 0)
         return;

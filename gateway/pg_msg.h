@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PG_MSG_PRE 16 /* == LWS_PRE of libwebsockets 4.1; checked by a static assert in ws_conn.c */
+#define PG_MSG_PRE 16 /* == LWS_PRE of libwebsockets 4.1; checked by a static assert in ws_conn.c  \
+                       */
 
 struct pg_msg {
     int refs;
@@ -24,10 +25,7 @@ struct pg_msg *pg_msg_new(size_t len);
 struct pg_msg *pg_msg_from(const void *s, size_t len);
 /* A private copy for another worker; refs = 1. */
 struct pg_msg *pg_msg_copy(const struct pg_msg *m);
-static inline unsigned char *pg_msg_data(struct pg_msg *m)
-{
-    return m->buf + PG_MSG_PRE;
-}
+static inline unsigned char *pg_msg_data(struct pg_msg *m) { return m->buf + PG_MSG_PRE; }
 static inline struct pg_msg *pg_msg_ref(struct pg_msg *m)
 {
     m->refs++;

@@ -5,9 +5,11 @@
  */
 #include "pg_registry.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,13 +35,17 @@ struct chan {
     uint32_t *wcount; /* subscribers per worker */
     struct member *mem;
     size_t nmem, capmem;
-    char name[]; /* len bytes + NUL */
+    bool dirty; /* on the stripe's dirty list: subscription_count to broadcast */
+    struct chan *dnext;
+    int64_t count_sent_ms; /* last subscription_count broadcast */
+    char name[];           /* len bytes + NUL */
 };
 
 struct stripe {
     pthread_mutex_t lock;
     struct chan **bucket;
     size_t nbucket, count;
+    struct chan *dirty; /* channels with a subscription_count change to broadcast */
 };
 
 struct pg_registry {
@@ -170,6 +176,12 @@ static struct chan *find_or_add(struct pg_registry *r, struct stripe *s, uint64_
 
 static void unlink_chan(struct stripe *s, struct chan *c)
 {
+    if (c->dirty) {
+        struct chan **dp = &s->dirty;
+        while (*dp != c)
+            dp = &(*dp)->dnext;
+        *dp = c->dnext;
+    }
     struct chan **pp = &s->bucket[(c->hash / PG_STRIPES) % s->nbucket];
     while (*pp != c)
         pp = &(*pp)->next;
@@ -180,6 +192,7 @@ static void unlink_chan(struct stripe *s, struct chan *c)
 
 static void conn_add(struct chan *c, unsigned w)
 {
+    assert(w < PG_BUS_MAX_WORKERS);
     c->subs++;
     if (c->wcount[w]++ == 0)
         c->mask |= UINT64_C(1) << w;
@@ -274,9 +287,9 @@ static void broadcast_member(struct pg_registry *r, struct chan *c, const struct
     }
     pg_buf_put(&d, "}", 1);
     if (!d.oom) {
-        struct pg_msg *msg = pg_frame_str(added ? "pusher_internal:member_added"
-                                                : "pusher_internal:member_removed",
-                                          c->name, c->len, d.p, d.len);
+        struct pg_msg *msg =
+            pg_frame_str(added ? "pusher_internal:member_added" : "pusher_internal:member_removed",
+                         c->name, c->len, d.p, d.len);
         if (msg)
             pg_bus_publish(r->bus, c->mask, c->app, c->name, c->len, msg, except);
     }
@@ -396,6 +409,50 @@ long pg_registry_presence_roster(struct pg_registry *r, int app, const char *ch,
     }
     pthread_mutex_unlock(&s->lock);
     return n;
+}
+
+void pg_registry_count_dirty(struct pg_registry *r, int app, const char *ch, size_t len)
+{
+    uint64_t h = chan_hash(app, ch, len);
+    struct stripe *s = stripe_of(r, h);
+    pthread_mutex_lock(&s->lock);
+    struct chan *c = find(s, h, app, ch, len);
+    if (c && !c->dirty) {
+        c->dirty = true;
+        c->dnext = s->dirty;
+        s->dirty = c;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+int pg_registry_flush_counts(struct pg_registry *r, int64_t now_ms)
+{
+    int sent = 0;
+    for (int i = 0; i < PG_STRIPES; i++) {
+        struct stripe *s = &r->st[i];
+        pthread_mutex_lock(&s->lock);
+        struct chan **dp = &s->dirty;
+        while (*dp) {
+            struct chan *c = *dp;
+            if (c->subs > 100 && now_ms - c->count_sent_ms < 5000) {
+                dp = &c->dnext; /* throttled: stays marked */
+                continue;
+            }
+            *dp = c->dnext;
+            c->dirty = false;
+            if (c->subs <= 0 || !r->bus)
+                continue;
+            char data[64];
+            int n = snprintf(data, sizeof data, "{\"subscription_count\":%ld}", c->subs);
+            struct pg_msg *m = pg_frame_str("pusher_internal:subscription_count", c->name, c->len,
+                                            data, (size_t)n);
+            if (m && pg_bus_publish(r->bus, c->mask, c->app, c->name, c->len, m, NULL) > 0)
+                sent++;
+            c->count_sent_ms = now_ms;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    return sent;
 }
 
 uint64_t pg_registry_mask(struct pg_registry *r, int app, const char *ch, size_t len)

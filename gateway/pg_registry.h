@@ -52,6 +52,14 @@ int pg_registry_presence_leave(struct pg_registry *r, int app, const char *ch, s
 long pg_registry_presence_roster(struct pg_registry *r, int app, const char *ch, size_t len,
                                  struct pg_buf *roster);
 
+/* Marks (app, ch) for a pusher_internal:subscription_count broadcast at the next flush. */
+void pg_registry_count_dirty(struct pg_registry *r, int app, const char *ch, size_t len);
+/* Broadcasts pusher_internal:subscription_count for every marked channel that still has
+ * subscribers, coalescing the changes since the last flush: channels with up to 100 subscribers
+ * at every flush, larger ones at most once per 5 s (as Pusher). Called periodically by one
+ * thread. Returns the number of broadcasts. */
+int pg_registry_flush_counts(struct pg_registry *r, int64_t now_ms);
+
 /* Workers with at least one subscriber of (app, ch). */
 uint64_t pg_registry_mask(struct pg_registry *r, int app, const char *ch, size_t len);
 

@@ -14,23 +14,24 @@
 
 /* Limit hits, counted for /metrics; each index names the limit. */
 enum pg_limit {
-    PG_LIMIT_CONNECTIONS,         /* max_connections: 4004 */
-    PG_LIMIT_IP_CONNECTIONS,      /* max_connections_per_ip: 4100 */
-    PG_LIMIT_IP_RATE,             /* max_new_connections_per_ip_per_sec: 4100 */
-    PG_LIMIT_CLIENT_EVENTS,       /* max_client_events_per_sec: 4301 */
-    PG_LIMIT_BACKEND_EVENTS,      /* max_backend_events_per_sec: 429 */
-    PG_LIMIT_READ_REQUESTS,       /* max_read_requests_per_sec: 429 */
-    PG_LIMIT_PAYLOAD,             /* max_event_payload_in_kb: 413 / 4301 */
-    PG_LIMIT_NAMES,               /* channel / event name lengths: 400 / subscription_error */
-    PG_LIMIT_BATCH,               /* max_event_batch_size, max_event_channels_at_once: 400 */
-    PG_LIMIT_PRESENCE,            /* presence members and member size: subscription_error */
-    PG_LIMIT_MESSAGE_SIZE,        /* max_message_size_kb: close 1009 */
-    PG_LIMIT_OUT_QUEUE,           /* out-queue bound: close 4100 */
-    PG_LIMIT_WATCHLIST,           /* watchlist over 100 ids: 4302 */
+    PG_LIMIT_CONNECTIONS,    /* max_connections: 4004 */
+    PG_LIMIT_IP_CONNECTIONS, /* max_connections_per_ip: 4100 */
+    PG_LIMIT_IP_RATE,        /* max_new_connections_per_ip_per_sec: 4100 */
+    PG_LIMIT_CLIENT_EVENTS,  /* max_client_events_per_sec: 4301 */
+    PG_LIMIT_BACKEND_EVENTS, /* max_backend_events_per_sec: 429 */
+    PG_LIMIT_READ_REQUESTS,  /* max_read_requests_per_sec: 429 */
+    PG_LIMIT_PAYLOAD,        /* max_event_payload_in_kb: 413 / 4301 */
+    PG_LIMIT_NAMES,          /* channel / event name lengths: 400 / subscription_error */
+    PG_LIMIT_BATCH,          /* max_event_batch_size, max_event_channels_at_once: 400 */
+    PG_LIMIT_PRESENCE,       /* presence members and member size: subscription_error */
+    PG_LIMIT_MESSAGE_SIZE,   /* max_message_size_kb: close 1009 */
+    PG_LIMIT_OUT_QUEUE,      /* out-queue bound: close 4100 */
+    PG_LIMIT_WATCHLIST,      /* watchlist over 100 ids: 4302 */
     PG_LIMIT__COUNT
 };
 
 struct pg_cache;
+struct pg_iplimit;
 
 struct pg_server {
     const struct pg_config *cfg;
@@ -41,8 +42,9 @@ struct pg_server {
     atomic_uint_fast64_t sid_seq; /* second half */
     atomic_int stopping;          /* set once by main on SIGTERM/SIGINT */
     atomic_long conns;            /* open WebSocket connections, all apps */
-    atomic_long *app_conns;       /* per app (cfg->n_apps): connections counted for max_connections */
-    struct pg_cache *cache;       /* last event of each cache channel */
+    atomic_long *app_conns;     /* per app (cfg->n_apps): connections counted for max_connections */
+    struct pg_cache *cache;     /* last event of each cache channel */
+    struct pg_iplimit *iplimit; /* NULL when no per-IP limit is configured */
     atomic_ulong limit_hits[PG_LIMIT__COUNT];
 };
 

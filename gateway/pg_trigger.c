@@ -155,29 +155,51 @@ static struct json_object *member(struct json_object *obj, const char *key)
     return v;
 }
 
-int pg_trigger_info_parse(const char *s, size_t len, bool *users, bool *subs, char *err,
+int pg_trigger_info_flags(const char *s, size_t len, unsigned allowed, unsigned *out, char *err,
                           size_t errlen)
 {
+    static const struct {
+        const char *word;
+        size_t len;
+        unsigned bit;
+    } words[] = {
+        {"user_count", 10, PG_INFO_USER_COUNT},
+        {"subscription_count", 18, PG_INFO_SUBSCRIPTION_COUNT},
+        {"cache", 5, PG_INFO_CACHE},
+    };
     size_t i = 0;
 
-    *users = *subs = false;
+    *out = 0;
     while (i <= len) {
         size_t j = i;
         while (j < len && s[j] != ',')
             j++;
-        size_t n = j - i;
-        if (n == 10 && memcmp(s + i, "user_count", 10) == 0)
-            *users = true;
-        else if (n == 18 && memcmp(s + i, "subscription_count", 18) == 0)
-            *subs = true;
-        else if (n > 0) {
-            *users = *subs = false;
+        size_t n = j - i, w = 0;
+        while (w < sizeof words / sizeof *words &&
+               !((words[w].bit & allowed) && n == words[w].len &&
+                 memcmp(s + i, words[w].word, n) == 0))
+            w++;
+        if (w < sizeof words / sizeof *words) {
+            *out |= words[w].bit;
+        } else if (n > 0) {
+            *out = 0;
             return fail(-EINVAL, err, errlen, "Unknown info attribute '%.*s'",
                         (int)(n > WORD_ECHO_MAX ? WORD_ECHO_MAX : n), s + i);
         }
         i = j + 1;
     }
     return 0;
+}
+
+int pg_trigger_info_parse(const char *s, size_t len, bool *users, bool *subs, char *err,
+                          size_t errlen)
+{
+    unsigned f;
+    int rc = pg_trigger_info_flags(s, len, PG_INFO_USER_COUNT | PG_INFO_SUBSCRIPTION_COUNT, &f, err,
+                                   errlen);
+    *users = (f & PG_INFO_USER_COUNT) != 0;
+    *subs = (f & PG_INFO_SUBSCRIPTION_COUNT) != 0;
+    return rc;
 }
 
 /* The private-encrypted envelope {"nonce":<base64 of 24 bytes>,"ciphertext":<base64, >= 16
@@ -277,8 +299,8 @@ static int check_channel(struct pg_trigger_chan *out, struct json_object *v,
     out->len = (size_t)json_object_get_string_len(v);
     int rc = pg_chan_name_check(out->name, out->len, (long)app->max_channel_name_length);
     if (rc == -ENAMETOOLONG)
-        return fail(-EINVAL, err, errlen, "%sChannel name too long (max %" PRId64 " chars)", pfx,
-                    app->max_channel_name_length);
+        return fail(-ENAMETOOLONG, err, errlen, "%sChannel name too long (max %" PRId64 " chars)",
+                    pfx, app->max_channel_name_length);
     if (rc < 0 || memchr(out->name, 0, out->len))
         return fail(-EINVAL, err, errlen, "%sInvalid channel name", pfx);
     out->kind = pg_chan_classify(out->name, out->len);
@@ -307,8 +329,8 @@ static int parse_event(struct pg_trigger_event *ev, struct json_object *o,
     ev->nlen = (size_t)json_object_get_string_len(v);
     rc = pg_event_name_check(ev->name, ev->nlen, (long)app->max_event_name_length);
     if (rc == -ENAMETOOLONG)
-        return fail(-EINVAL, err, errlen, "%sEvent name too long (max %" PRId64 " chars)", pfx,
-                    app->max_event_name_length);
+        return fail(-ENAMETOOLONG, err, errlen, "%sEvent name too long (max %" PRId64 " chars)",
+                    pfx, app->max_event_name_length);
     if (rc < 0 || memchr(ev->name, 0, ev->nlen))
         return fail(-EINVAL, err, errlen, "%sInvalid event name", pfx);
     if ((ev->nlen >= 7 && memcmp(ev->name, "pusher:", 7) == 0) ||
@@ -351,7 +373,7 @@ static int parse_event(struct pg_trigger_event *ev, struct json_object *o,
             return fail(-EINVAL, err, errlen, "%schannels must not be empty", pfx);
         if (app->max_event_channels_at_once >= 0 &&
             (int64_t)named > app->max_event_channels_at_once)
-            return fail(-EINVAL, err, errlen, "%sToo many channels (max %" PRId64 ")", pfx,
+            return fail(-E2BIG, err, errlen, "%sToo many channels (max %" PRId64 ")", pfx,
                         app->max_event_channels_at_once);
         for (size_t i = 0; i < named; i++) {
             rc =
@@ -412,6 +434,10 @@ static int parse_event(struct pg_trigger_event *ev, struct json_object *o,
         rc = check_envelope(ev->data, ev->dlen);
         if (rc == -ENOMEM)
             return fail(-ENOMEM, err, errlen, "Out of memory");
+        if (rc < 0 && app->has_encryption_key) {
+            ev->encrypt = true; /* plaintext: the gateway encrypts it with the channel key */
+            rc = 0;
+        }
         if (rc < 0)
             return fail(-EINVAL, err, errlen,
                         "%sprivate-encrypted channels require an encrypted payload: data must be "
@@ -466,7 +492,7 @@ int pg_trigger_parse(struct pg_trigger *t, const struct pg_app *app, const char 
             goto fail;
         }
         if (app->max_event_batch_size >= 0 && (int64_t)nev > app->max_event_batch_size) {
-            rc = fail(-EINVAL, err, errlen, "Too many events in batch (max %" PRId64 ")",
+            rc = fail(-E2BIG, err, errlen, "Too many events in batch (max %" PRId64 ")",
                       app->max_event_batch_size);
             goto fail;
         }

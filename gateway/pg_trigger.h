@@ -36,6 +36,8 @@ struct pg_trigger_event {
     bool info_users; /* "info" asked for user_count (some channel is then presence; report it
                       * for presence channels only) */
     bool info_subs;  /* "info" asked for subscription_count */
+    bool encrypt;    /* data is plaintext for a private-encrypted- channel of an app with an
+                      * encryption master key: the publisher encrypts it per channel (spec 6.3) */
 };
 
 /* Owner: the caller (embed it; pg_trigger_dispose frees what parse allocated). */
@@ -53,10 +55,19 @@ struct pg_trigger {
  * body (batch true) against app's limits (PG_UNLIMITED = no limit). Returns:
  *   0        t is filled; release it with pg_trigger_dispose;
  *   -EINVAL  the request is invalid (HTTP 400);
+ *   -ENAMETOOLONG an event or channel name is over max_event_name_length /
+ *            max_channel_name_length (HTTP 400; counted as PG_LIMIT_NAMES);
+ *   -E2BIG   more channels than max_event_channels_at_once, or more batch items than
+ *            max_event_batch_size (HTTP 400; counted as PG_LIMIT_BATCH);
  *   -EMSGSIZE an event's data is over max_event_payload_in_kb (HTTP 413);
  *   -ENOMEM.
  * On failure err receives a short message naming what is wrong (batch items are named
- * "batch[i]: ..."), and t is left zeroed. The encrypted-payload error never echoes the data. */
+ * "batch[i]: ..."), and t is left zeroed. The encrypted-payload error never echoes the data.
+ *
+ * private-encrypted- channels: data that is a valid {"nonce","ciphertext"} envelope is relayed
+ * untouched. Other data is refused (400) unless the app has an encryption master key: then the
+ * event is accepted with encrypt set. A multi-channel event naming an encrypted channel is
+ * always refused. */
 int pg_trigger_parse(struct pg_trigger *t, const struct pg_app *app, const char *body, size_t len,
                      bool batch, char *err, size_t errlen);
 void pg_trigger_dispose(struct pg_trigger *t); /* zeroed: no-op */
@@ -65,6 +76,17 @@ void pg_trigger_dispose(struct pg_trigger *t); /* zeroed: no-op */
  * subscription_count; empty items are skipped. Returns 0, or -EINVAL naming the unknown word in
  * err. Shared with the GET /channels handlers. */
 int pg_trigger_info_parse(const char *s, size_t len, bool *users, bool *subs, char *err,
+                          size_t errlen);
+
+/* Attribute bits of an "info" list. */
+enum {
+    PG_INFO_USER_COUNT = 1,
+    PG_INFO_SUBSCRIPTION_COUNT = 2,
+    PG_INFO_CACHE = 4, /* GET /channels/{name} only (spec 9.6) */
+};
+/* The same with a choice of words: allowed is a set of PG_INFO_* bits; *out receives the bits
+ * named. A word outside allowed is unknown (-EINVAL, *out = 0). */
+int pg_trigger_info_flags(const char *s, size_t len, unsigned allowed, unsigned *out, char *err,
                           size_t errlen);
 
 #endif

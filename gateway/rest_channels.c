@@ -1,14 +1,17 @@
 /* rest_channels.c - GET /apps/{id}/channels, /channels/{name}, /channels/{name}/users
  * (spec 9.5 - 9.7).
  * Thread: pg-rest (called from rest_server.c after the signature check).
- * Touches: the registry only. Its callbacks run under a stripe lock, so they only append to our
- * own pg_buf (memory work, no I/O); MHD sees the buffer after every lock is released.
+ * Touches: the registry, and the cache for info=cache. Their callbacks and writers run under a
+ * stripe lock, so they only append to our own pg_buf (memory work, no I/O); MHD sees the buffer
+ * after every lock is released. The max_read_requests_per_sec check is done by rest_server.c.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
+#include "pg_cache.h"
 #include "pg_chan_name.h"
+#include "pg_clock.h"
 #include "pg_registry.h"
 #include "pg_trigger.h"
 #include "rest_handlers.h"
@@ -28,8 +31,10 @@ static int parse_info(const struct rest_call *c, bool *users, bool *subs, struct
 static int check_name(const struct rest_call *c, struct pg_buf *out)
 {
     int rc = pg_chan_name_check(c->chan, c->clen, (long)c->app->max_channel_name_length);
-    if (rc == -ENAMETOOLONG)
+    if (rc == -ENAMETOOLONG) {
+        pg_server_count_limit(c->srv, PG_LIMIT_NAMES);
         return rest__error(out, 400, "Channel name too long");
+    }
     if (rc < 0)
         return rest__error(out, 400, "Invalid channel name");
     return 0;
@@ -78,24 +83,37 @@ int rest__channels(const struct rest_call *c, struct pg_buf *out)
 
 int rest__channel(const struct rest_call *c, struct pg_buf *out)
 {
+    const char *info = pg_rest_query_get(c->query, "info");
+    unsigned want = 0, kind = pg_chan_classify(c->chan, c->clen);
     struct pg_chan_stats st;
-    bool users, subs;
+    char err[96];
     int rc = check_name(c, out);
 
     if (rc)
         return rc;
-    rc = parse_info(c, &users, &subs, out);
-    if (rc)
-        return rc;
-    if (users && !(pg_chan_classify(c->chan, c->clen) & PG_CHAN_PRESENCE))
+    if (info &&
+        pg_trigger_info_flags(info, strlen(info),
+                              PG_INFO_USER_COUNT | PG_INFO_SUBSCRIPTION_COUNT | PG_INFO_CACHE,
+                              &want, err, sizeof err) < 0)
+        return rest__error(out, 400, err);
+    if ((want & PG_INFO_USER_COUNT) && !(kind & PG_CHAN_PRESENCE))
         return rest__error(out, 400, "user_count is only available for presence channels");
+    if ((want & PG_INFO_CACHE) && !(kind & PG_CHAN_CACHE))
+        return rest__error(out, 400, "cache is only available for cache channels");
     bool occupied = pg_registry_stats(c->srv->reg, c->app->idx, c->chan, c->clen, &st) == 0;
     pg_buf_reset(out);
     pg_buf_printf(out, "{\"occupied\":%s", occupied ? "true" : "false");
-    if (users)
+    if (want & PG_INFO_USER_COUNT)
         pg_buf_printf(out, ",\"user_count\":%ld", st.users);
-    if (subs)
+    if (want & PG_INFO_SUBSCRIPTION_COUNT)
         pg_buf_printf(out, ",\"subscription_count\":%ld", st.subs);
+    if (want & PG_INFO_CACHE) {
+        /* {"data":"<last data>","ttl":<seconds left>}, or null: nothing cached (spec 9.6) */
+        pg_buf_puts(out, ",\"cache\":");
+        if (!c->srv->cache ||
+            pg_cache_info(c->srv->cache, c->app->idx, c->chan, c->clen, pg_now_ms(), out) < 0)
+            pg_buf_puts(out, "null");
+    }
     pg_buf_put(out, "}", 1);
     return 200;
 }

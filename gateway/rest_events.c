@@ -1,30 +1,69 @@
 /* rest_events.c - POST /apps/{id}/events and /apps/{id}/batch_events (spec 9.3, 9.4, 4.13).
  * Thread: pg-rest (called from rest_server.c after the signature check).
- * Touches: the registry (masks and counts, each call under one stripe lock) and the bus.
+ * Touches: the registry (masks and counts, each call under one stripe lock), the bus, the cache
+ * (under its stripe lock) and the app's events bucket (REST thread only).
  *
- * All-or-nothing: pg_trigger validates every event first, then pg_bus_check refuses the whole
- * request (503) if any target worker's inbox is over its bound, so a client retry can never
- * duplicate part of a request. Each event becomes its wire frame once per channel; the bus makes
- * one copy per extra worker, never one per subscriber.
+ * All-or-nothing: pg_trigger validates every event first, the app's max_backend_events_per_sec
+ * bucket refuses the whole request (429), then pg_bus_check refuses it (503) if any target
+ * worker's inbox is over its bound, so a client retry can never duplicate part of a request.
+ * Each event becomes its wire frame once per channel; the bus makes one copy per extra worker,
+ * never one per subscriber. Cache channels (spec 4.8) keep a copy of that frame in srv->cache.
+ * Plaintext for a private-encrypted- channel of an app with a master key (spec 6.3) is encrypted
+ * here, with a fresh random nonce per channel; the key is wiped after use and never logged.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "pg_bus.h"
+#include "pg_cache.h"
 #include "pg_chan_name.h"
+#include "pg_clock.h"
+#include "pg_e2e.h"
 #include "pg_frame.h"
 #include "pg_log.h"
 #include "pg_registry.h"
 #include "pg_trigger.h"
 #include "rest_handlers.h"
 
-/* Delivers every event of t. Returns 0, -ENOBUFS (nothing sent) or -ENOMEM (some sent). */
+/* The data to send for ev on ch: ev's own bytes, or (ev->encrypt) a fresh envelope in enc under
+ * the channel's key with a random nonce. The key never leaves this function's stack. */
+static int event_data(const struct rest_call *c, const struct pg_trigger_event *ev,
+                      const struct pg_trigger_chan *ch, struct pg_buf *enc, const char **data,
+                      size_t *dlen)
+{
+    unsigned char key[PG_E2E_KEY_BYTES];
+    int rc;
+
+    if (!ev->encrypt) {
+        *data = ev->data;
+        *dlen = ev->dlen;
+        return 0;
+    }
+    pg_buf_reset(enc);
+    rc = pg_e2e_channel_key(c->app->encryption_master_key, ch->name, ch->len, key);
+    if (rc == 0)
+        rc = pg_e2e_encrypt(key, NULL, ev->data, ev->dlen, enc);
+    sodium_memzero(key, sizeof key);
+    if (rc < 0)
+        return rc;
+    *data = enc->p;
+    *dlen = enc->len;
+    return 0;
+}
+
+/* Delivers every event of t and remembers the last one of each cache channel (spec 4.8: even
+ * with no subscriber). Returns 0, -ENOBUFS (nothing sent) or -ENOMEM (some sent). */
 static int deliver(const struct rest_call *c, const struct pg_trigger *t)
 {
     struct pg_registry *reg = c->srv->reg;
+    struct pg_cache *cache = c->srv->cache; /* NULL until main creates it */
     int app = c->app->idx;
+    int64_t ttl_s = c->app->cache_ttl_seconds, now = pg_now_ms();
+    int64_t ttl_ms = ttl_s > INT64_MAX / 1000 ? INT64_MAX : ttl_s * 1000;
     uint64_t all = 0;
+    struct pg_buf enc;
     int rc = 0;
 
     for (size_t i = 0; i < t->nev; i++)
@@ -33,17 +72,33 @@ static int deliver(const struct rest_call *c, const struct pg_trigger *t)
     if (all && pg_bus_check(c->srv->bus, all) == -ENOBUFS)
         return -ENOBUFS;
 
+    pg_buf_init(&enc);
     for (size_t i = 0; i < t->nev; i++) {
         const struct pg_trigger_event *ev = &t->ev[i];
         for (size_t k = 0; k < ev->nchan; k++) {
             const struct pg_trigger_chan *ch = &ev->chans[k];
+            bool cached = cache && (ch->kind & PG_CHAN_CACHE);
             /* Read again: a subscriber may have arrived on another worker since the check. */
             uint64_t mask = pg_registry_mask(reg, app, ch->name, ch->len);
-            if (!mask)
+            const char *data;
+            size_t dlen;
+            if (!mask && !cached)
                 continue;
-            struct pg_msg *m = pg_frame_str(ev->name, ch->name, ch->len, ev->data, ev->dlen);
+            if (event_data(c, ev, ch, &enc, &data, &dlen) < 0) {
+                rc = -ENOMEM;
+                continue;
+            }
+            struct pg_msg *m = pg_frame_str(ev->name, ch->name, ch->len, data, dlen);
             if (!m) {
                 rc = -ENOMEM;
+                continue;
+            }
+            /* Before the publish, which consumes m: the cache keeps its own copy. */
+            if (cached &&
+                pg_cache_put(cache, app, ch->name, ch->len, m, data, dlen, now, ttl_ms) < 0)
+                rc = -ENOMEM;
+            if (!mask) {
+                pg_msg_unref(m);
                 continue;
             }
             if (pg_bus_publish(c->srv->bus, mask, app, ch->name, ch->len, m, ev->socket_id) ==
@@ -51,6 +106,7 @@ static int deliver(const struct rest_call *c, const struct pg_trigger *t)
                 rc = -ENOMEM;
         }
     }
+    pg_buf_dispose(&enc);
     return rc;
 }
 
@@ -76,12 +132,36 @@ static int trigger(const struct rest_call *c, struct pg_buf *out, bool batch)
     char err[256];
     int rc = pg_trigger_parse(&t, c->app, c->body, c->blen, batch, err, sizeof err);
 
-    if (rc == -EMSGSIZE)
-        return rest__error(out, 413, err);
-    if (rc == -ENOMEM)
+    switch (rc) {
+    case 0:
+        break;
+    case -ENOMEM:
         return rest__error(out, 500, "Out of memory");
-    if (rc < 0)
+    case -EMSGSIZE:
+        pg_server_count_limit(c->srv, PG_LIMIT_PAYLOAD);
+        return rest__error(out, 413, err);
+    case -ENAMETOOLONG:
+        pg_server_count_limit(c->srv, PG_LIMIT_NAMES);
         return rest__error(out, 400, err);
+    case -E2BIG:
+        pg_server_count_limit(c->srv, PG_LIMIT_BATCH);
+        return rest__error(out, 400, err);
+    default:
+        return rest__error(out, 400, err);
+    }
+
+    /* One point per (event, channel), as soketi counts; checked after validation so an invalid
+     * request costs nothing, and before delivery so a refused one delivers nothing. */
+    double cost = 0;
+    for (size_t i = 0; i < t.nev; i++)
+        cost += (double)t.ev[i].nchan;
+    rc = rest__rate_limit(c->srv, c->events_rl, cost, PG_LIMIT_BACKEND_EVENTS,
+                          "max_backend_events_per_sec", c->app->max_backend_events_per_sec,
+                          c->retry_after, out);
+    if (rc) {
+        pg_trigger_dispose(&t);
+        return rc;
+    }
 
     rc = deliver(c, &t);
     if (rc == -ENOBUFS) {

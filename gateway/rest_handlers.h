@@ -10,6 +10,7 @@
 
 #include "pg_buf.h"
 #include "pg_config.h"
+#include "pg_ratelimit.h"
 #include "pg_rest_sign.h"
 #include "pg_server.h"
 
@@ -18,10 +19,14 @@ struct rest_call {
     struct pg_server *srv;
     const struct pg_app *app;
     const struct pg_rest_query *query; /* decoded query parameters (auth_* included) */
-    const char *chan;                  /* channel routes: percent-decoded name, NUL-terminated */
+    const char *chan; /* channel routes: percent-decoded name; terminate: the user id;
+                       * NUL-terminated */
     size_t clen;
     const char *body; /* raw body, blen bytes (NULL when empty) */
     size_t blen;
+    /* The app's max_backend_events_per_sec bucket. Owned by the REST thread (rest_server.c). */
+    struct pg_ratelimit *events_rl;
+    int *retry_after; /* out: seconds for a Retry-After header (set with a 429), 0 = none */
 };
 
 /* Handlers: write the response body (success JSON or {"error":...}) into out; return the status. */
@@ -30,8 +35,17 @@ int rest__batch_events(const struct rest_call *c, struct pg_buf *out); /* POST .
 int rest__channels(const struct rest_call *c, struct pg_buf *out);     /* GET .../channels */
 int rest__channel(const struct rest_call *c, struct pg_buf *out);      /* GET .../channels/{c} */
 int rest__users(const struct rest_call *c, struct pg_buf *out); /* GET .../channels/{c}/users */
+/* POST .../users/{user_id}/terminate_connections (c->chan is the decoded user id). */
+int rest__terminate(const struct rest_call *c, struct pg_buf *out);
 
 /* Resets out to {"error":"<msg>"} (msg JSON-escaped) and returns status. In rest_server.c. */
 int rest__error(struct pg_buf *out, int status, const char *msg);
+
+/* Takes cost tokens from rl (NULL: unlimited). Returns 0 when allowed; otherwise counts the hit
+ * as which, writes {"error":"Rate limit exceeded: <name> (<limit>)"}, sets *retry_after (may be
+ * NULL) to whole seconds rounded up (>= 1) and returns 429. In rest_server.c. */
+int rest__rate_limit(struct pg_server *srv, struct pg_ratelimit *rl, double cost,
+                     enum pg_limit which, const char *name, int64_t limit, int *retry_after,
+                     struct pg_buf *out);
 
 #endif

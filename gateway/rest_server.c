@@ -8,7 +8,9 @@
  *
  * Request flow (design 7): first call: route (404), app (404), method (405), Content-Length vs
  * the app's body cap (413, answered at once). Upload calls: append up to the cap, discard past
- * it. Final call: 413 if it overflowed, signature (401), app enabled (403), handler.
+ * it. Final call: 413 if it overflowed, signature (401), app enabled (403), the app's
+ * max_read_requests_per_sec for GETs (429), handler (which applies max_backend_events_per_sec to
+ * triggers once it knows their cost).
  */
 #include "rest_server.h"
 
@@ -29,7 +31,9 @@
 #include "pg_auth.h"
 #include "pg_buf.h"
 #include "pg_config.h"
+#include "pg_clock.h"
 #include "pg_log.h"
+#include "pg_ratelimit.h"
 #include "pg_rest_sign.h"
 #include "pg_server.h"
 #include "rest_handlers.h"
@@ -45,17 +49,22 @@ struct rest_server {
     struct MHD_Daemon *d;
     struct pg_server *srv;
     bool quiesced;
+    /* Two buckets per app: [2 * idx] max_backend_events_per_sec, [2 * idx + 1]
+     * max_read_requests_per_sec. Owned by the MHD thread (pg-rest): the daemon runs exactly one
+     * internal thread (MHD_USE_EPOLL_INTERNAL_THREAD, no thread pool), so no lock. */
+    struct pg_ratelimit *rl;
 };
 
 enum rest_route {
     ROUTE_NONE = 0,
-    ROUTE_ROOT,     /* GET /        (unsigned liveness) */
-    ROUTE_READY,    /* GET /ready   (unsigned readiness; 503 while stopping) */
-    ROUTE_EVENTS,   /* POST /apps/{id}/events */
-    ROUTE_BATCH,    /* POST /apps/{id}/batch_events */
-    ROUTE_CHANNELS, /* GET  /apps/{id}/channels */
-    ROUTE_CHANNEL,  /* GET  /apps/{id}/channels/{name} */
-    ROUTE_USERS,    /* GET  /apps/{id}/channels/{name}/users */
+    ROUTE_ROOT,      /* GET /        (unsigned liveness) */
+    ROUTE_READY,     /* GET /ready   (unsigned readiness; 503 while stopping) */
+    ROUTE_EVENTS,    /* POST /apps/{id}/events */
+    ROUTE_BATCH,     /* POST /apps/{id}/batch_events */
+    ROUTE_CHANNELS,  /* GET  /apps/{id}/channels */
+    ROUTE_CHANNEL,   /* GET  /apps/{id}/channels/{name} */
+    ROUTE_USERS,     /* GET  /apps/{id}/channels/{name}/users */
+    ROUTE_TERMINATE, /* POST /apps/{id}/users/{user_id}/terminate_connections */
 };
 
 /* One request. Owner: MHD's thread; lives from the URI log callback to NOTIFY_COMPLETED. */
@@ -67,7 +76,7 @@ struct rest_req {
     enum rest_route route;
     const char *id; /* app id span in uri */
     size_t idlen;
-    const char *chan; /* raw channel name span in uri (channel routes) */
+    const char *chan; /* raw channel name (channel routes) or user id (terminate) span in uri */
     size_t chanlen;
     const struct pg_app *app;
     struct pg_buf body;
@@ -91,6 +100,24 @@ int rest__error(struct pg_buf *out, int status, const char *msg)
     pg_buf_json_str(out, msg, strlen(msg));
     pg_buf_put(out, "}", 1);
     return status;
+}
+
+int rest__rate_limit(struct pg_server *srv, struct pg_ratelimit *rl, double cost,
+                     enum pg_limit which, const char *name, int64_t limit, int *retry_after,
+                     struct pg_buf *out)
+{
+    int64_t wait_ms = 0;
+    char msg[96];
+
+    if (!rl || pg_ratelimit_take(rl, cost, pg_now_ms(), &wait_ms))
+        return 0;
+    pg_server_count_limit(srv, which);
+    if (retry_after) {
+        int64_t s = (wait_ms + 999) / 1000;
+        *retry_after = s < 1 ? 1 : s > INT32_MAX ? INT32_MAX : (int)s;
+    }
+    snprintf(msg, sizeof msg, "Rate limit exceeded: %s (%" PRId64 ")", name, limit);
+    return rest__error(out, 429, msg);
 }
 
 /* ---- routing ---- */
@@ -140,12 +167,20 @@ static void route(struct rest_req *r)
             r->chan = name;
             r->chanlen = (size_t)(s2 - name);
         }
+    } else if (rn > 7 && memcmp(rest, "/users/", 7) == 0) {
+        const char *user = rest + 7, *s2 = memchr(user, '/', (size_t)(end - user));
+        /* An empty user id matches no route (404), as an empty channel name does. */
+        if (s2 && s2 > user && span_is(s2, (size_t)(end - s2), "/terminate_connections")) {
+            r->route = ROUTE_TERMINATE;
+            r->chan = user;
+            r->chanlen = (size_t)(s2 - user);
+        }
     }
 }
 
 static const char *route_method(enum rest_route rt)
 {
-    return rt == ROUTE_EVENTS || rt == ROUTE_BATCH ? "POST" : "GET";
+    return rt == ROUTE_EVENTS || rt == ROUTE_BATCH || rt == ROUTE_TERMINATE ? "POST" : "GET";
 }
 
 /* max(64 KiB, payload_kb * 1024 * batch_size * 2 + 16 KiB): room for the largest valid batch with
@@ -204,8 +239,9 @@ static char *path_decode(const char *s, size_t n, size_t *outlen, bool *oom)
 
 /* ---- responses ---- */
 
+/* retry_after > 0 adds a Retry-After header (seconds; with 429). */
 static enum MHD_Result send_buf(struct MHD_Connection *con, struct rest_req *r, int status,
-                                struct pg_buf *b, const char *allow)
+                                struct pg_buf *b, const char *allow, int retry_after)
 {
     struct MHD_Response *resp;
     size_t len = 0;
@@ -226,6 +262,11 @@ static enum MHD_Result send_buf(struct MHD_Connection *con, struct rest_req *r, 
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     enum MHD_Result ret = MHD_queue_response(con, (unsigned)status, resp);
     MHD_destroy_response(resp);
     if (r)
@@ -240,7 +281,7 @@ static enum MHD_Result send_error(struct MHD_Connection *con, struct rest_req *r
     struct pg_buf b;
     pg_buf_init(&b);
     rest__error(&b, status, msg);
-    enum MHD_Result ret = send_buf(con, r, status, &b, allow);
+    enum MHD_Result ret = send_buf(con, r, status, &b, allow, 0);
     pg_buf_dispose(&b);
     return ret;
 }
@@ -251,7 +292,7 @@ static enum MHD_Result send_json(struct MHD_Connection *con, struct rest_req *r,
     struct pg_buf b;
     pg_buf_init(&b);
     pg_buf_puts(&b, json);
-    enum MHD_Result ret = send_buf(con, r, status, &b, NULL);
+    enum MHD_Result ret = send_buf(con, r, status, &b, NULL, 0);
     pg_buf_dispose(&b);
     return ret;
 }
@@ -306,6 +347,7 @@ static enum MHD_Result begin(struct rest_server *rs, struct MHD_Connection *con,
     r->cap = body_cap(r->app);
     if (cl_ok && clen > r->cap) {
         char msg[96];
+        pg_server_count_limit(rs->srv, PG_LIMIT_PAYLOAD);
         snprintf(msg, sizeof msg, "Request body too large (max %zu bytes)", r->cap);
         return send_error(con, r, 413, msg, NULL);
     }
@@ -343,6 +385,7 @@ static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con
         return atomic_load(&rs->srv->stopping) ? send_error(con, r, 503, "Stopping", NULL)
                                                : send_json(con, r, 200, "{\"ok\":true}");
     if (r->too_big) {
+        pg_server_count_limit(rs->srv, PG_LIMIT_PAYLOAD);
         snprintf(msg, sizeof msg, "Request body too large (max %zu bytes)", r->cap);
         return send_error(con, r, 413, msg, NULL);
     }
@@ -361,11 +404,27 @@ static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con
     if (!app->enabled)
         return send_error(con, r, 403, "App is disabled", NULL);
 
+    struct pg_buf out;
+    int retry_after = 0;
+    pg_buf_init(&out);
+    if (strcmp(route_method(r->route), "GET") == 0) {
+        rc = rest__rate_limit(rs->srv, &rs->rl[2 * app->idx + 1], 1, PG_LIMIT_READ_REQUESTS,
+                              "max_read_requests_per_sec", app->max_read_requests_per_sec,
+                              &retry_after, &out);
+        if (rc) {
+            enum MHD_Result ret = send_buf(con, r, rc, &out, NULL, retry_after);
+            pg_buf_dispose(&out);
+            return ret;
+        }
+    }
+
     struct pg_rest_query q = {0};
     rc = pg_rest_query_parse(&q, r->query ? r->query : "", r->qlen);
-    if (rc < 0) /* verify parsed the same string, so only ENOMEM is left */
+    if (rc < 0) { /* verify parsed the same string, so only ENOMEM is left */
+        pg_buf_dispose(&out);
         return send_error(con, r, rc == -ENOMEM ? 500 : 400,
                           rc == -ENOMEM ? "Out of memory" : "Malformed query string", NULL);
+    }
 
     struct rest_call call = {
         .srv = rs->srv,
@@ -373,15 +432,21 @@ static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con
         .query = &q,
         .body = body,
         .blen = r->body.len,
+        .events_rl = &rs->rl[2 * app->idx],
+        .retry_after = &retry_after,
     };
     char *chan = NULL;
-    if (r->route == ROUTE_CHANNEL || r->route == ROUTE_USERS) {
+    if (r->route == ROUTE_CHANNEL || r->route == ROUTE_USERS || r->route == ROUTE_TERMINATE) {
         bool oom;
         chan = path_decode(r->chan, r->chanlen, &call.clen, &oom);
         if (!chan) {
             pg_rest_query_dispose(&q);
+            pg_buf_dispose(&out);
             return oom ? send_error(con, r, 500, "Out of memory", NULL)
-                       : send_error(con, r, 400, "Invalid channel name", NULL);
+                       : send_error(con, r, 400,
+                                    r->route == ROUTE_TERMINATE ? "Invalid user id"
+                                                                : "Invalid channel name",
+                                    NULL);
         }
         call.chan = chan;
     }
@@ -403,13 +468,14 @@ static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con
     case ROUTE_USERS:
         h = rest__users;
         break;
+    case ROUTE_TERMINATE:
+        h = rest__terminate;
+        break;
     default:
         break;
     }
-    struct pg_buf out;
-    pg_buf_init(&out);
     int status = h ? h(&call, &out) : rest__error(&out, 404, "Not found");
-    enum MHD_Result ret = send_buf(con, r, status, &out, NULL);
+    enum MHD_Result ret = send_buf(con, r, status, &out, NULL, status == 429 ? retry_after : 0);
     pg_buf_dispose(&out);
     free(chan);
     pg_rest_query_dispose(&q);
@@ -534,6 +600,17 @@ struct rest_server *rest_server_create(struct pg_server *srv, char *err, size_t 
         return NULL;
     }
     rs->srv = srv;
+    rs->rl = calloc(cfg->n_apps ? cfg->n_apps * 2 : 1, sizeof *rs->rl);
+    if (!rs->rl) {
+        snprintf(err, errlen, "rest: out of memory");
+        free(rs);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->n_apps; i++) {
+        const struct pg_app *a = &cfg->apps[i];
+        pg_ratelimit_init(&rs->rl[2 * (size_t)a->idx], (double)a->max_backend_events_per_sec);
+        pg_ratelimit_init(&rs->rl[2 * (size_t)a->idx + 1], (double)a->max_read_requests_per_sec);
+    }
     rs->d =
         MHD_start_daemon(flags, (uint16_t)cfg->api_port, NULL, NULL, on_access, rs,
                          /* first, or MHD logs the earlier options' messages to stderr */
@@ -543,6 +620,7 @@ struct rest_server *rest_server_create(struct pg_server *srv, char *err, size_t 
                          on_uri, rs, MHD_OPTION_NOTIFY_COMPLETED, on_completed, rs, MHD_OPTION_END);
     if (!rs->d) {
         snprintf(err, errlen, "rest: cannot listen on %s:%d (port in use?)", host, cfg->api_port);
+        free(rs->rl);
         free(rs);
         return NULL;
     }
@@ -564,5 +642,6 @@ void rest_server_destroy(struct rest_server *rs)
     if (!rs)
         return;
     MHD_stop_daemon(rs->d);
+    free(rs->rl);
     free(rs);
 }

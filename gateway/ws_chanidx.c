@@ -19,10 +19,7 @@ static uint64_t hash_of(int app, const char *s, size_t n)
     return h ^ (h >> 31);
 }
 
-struct ws_chanidx *ws_chanidx_create(void)
-{
-    return calloc(1, sizeof(struct ws_chanidx));
-}
+struct ws_chanidx *ws_chanidx_create(void) { return calloc(1, sizeof(struct ws_chanidx)); }
 
 void ws_chanidx_destroy(struct ws_chanidx *ix)
 {
@@ -172,7 +169,4 @@ void ws_chanidx_remove(struct ws_chanidx *ix, struct ws_conn *c, struct ws_sub *
         chan_drop(ix, k);
 }
 
-size_t ws_chanidx_count(const struct ws_chanidx *ix)
-{
-    return ix->count;
-}
+size_t ws_chanidx_count(const struct ws_chanidx *ix) { return ix->count; }

@@ -64,6 +64,7 @@ static void overflow(struct ws_conn *c)
     PG_LOG(PG_LOG_WARN, "ws", "socket %s closed 4100: out-queue over %d frames or %d KiB", c->sid,
            cfg->out_queue_max_frames, cfg->out_queue_max_kb);
     ws_worker_count_overflow(c->w);
+    pg_server_count_limit(c->w->srv, PG_LIMIT_OUT_QUEUE);
     ws_conn_queue_clear(c);
     struct pg_msg *e = pg_frame_error(4100, "Over capacity: client is not reading fast enough");
     if (e)

@@ -21,15 +21,15 @@ struct ws_chan;
 struct ws_sub {
     struct ws_chan *ch;
     uint32_t pos;
-    unsigned kind;   /* PG_CHAN_* flags */
-    char *user_id;   /* presence only: the member id this connection joined as */
+    unsigned kind; /* PG_CHAN_* flags */
+    char *user_id; /* presence only: the member id this connection joined as */
     size_t ulen;
 };
 
 struct ws_conn {
     struct lws *wsi;
     struct ws_worker *w;
-    const struct pg_app *app; /* NULL until the handshake succeeded */
+    const struct pg_app *app;    /* NULL until the handshake succeeded */
     struct ws_conn *prev, *next; /* the worker's list, for the liveness sweep */
     char sid[PG_SID_MAX];
     uint8_t sidlen;
@@ -39,7 +39,16 @@ struct ws_conn {
     int close_code;
     char close_reason[96];
     int64_t last_rx_ms;
-    int64_t ping_sent_ms; /* 0: no pusher:ping outstanding */
+    int64_t ping_sent_ms;     /* 0: no pusher:ping outstanding */
+    int64_t auth_deadline_ms; /* 0, or when an unauthorized connection is closed with 4009 */
+    bool authorized;          /* signed in, or subscribed to a private/presence channel */
+    bool quota_counted;       /* counted in srv->app_conns (max_connections) */
+    bool ip_counted;          /* counted in the per-IP table */
+    char *user_id;            /* set by pusher:signin */
+    size_t uidlen;
+    char *user_info; /* JSON text of user_data.user_info, or NULL */
+    size_t uinfolen;
+    char ip[46];          /* client address used for per-IP limits */
     int64_t rl_window_ms; /* client-event rate limit: start of the current 1 s window */
     uint32_t rl_count;
 

@@ -8,6 +8,7 @@
 
 #include "pg_chan_name.h"
 #include "pg_frame.h"
+#include "pg_iplimit.h"
 #include "pg_log.h"
 #include "pg_socket_id.h"
 #include "ws_worker.h"
@@ -94,6 +95,57 @@ static int check_query(struct lws *wsi, bool require_protocol, const char **msg)
     return 0;
 }
 
+/* The client address for per-IP limits: the peer, or the last X-Forwarded-For entry when the
+ * peer is a trusted proxy (the entry that proxy appended). */
+static void client_ip(struct ws_conn *c, const struct pg_config *cfg)
+{
+    lws_get_peer_simple(c->wsi, c->ip, sizeof c->ip);
+    bool trusted = false;
+    for (size_t i = 0; i < cfg->n_trusted_proxies && !trusted; i++)
+        trusted = strcmp(cfg->trusted_proxies[i], c->ip) == 0;
+    char xff[256];
+    if (!trusted || lws_hdr_copy(c->wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) <= 0)
+        return;
+    char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    while (*last == ' ')
+        last++;
+    size_t n = strcspn(last, " ");
+    if (n > 0 && n < sizeof c->ip) {
+        memcpy(c->ip, last, n);
+        c->ip[n] = 0;
+    }
+}
+
+/* Counts c against max_connections; on refusal closes it with 4004. */
+static int take_quota(struct ws_conn *c)
+{
+    struct pg_server *srv = c->w->srv;
+    const struct pg_app *app = c->app;
+    long n = atomic_fetch_add(&srv->app_conns[app->idx], 1) + 1;
+    if (app->max_connections >= 0 && n > app->max_connections) {
+        atomic_fetch_sub(&srv->app_conns[app->idx], 1);
+        pg_server_count_limit(srv, PG_LIMIT_CONNECTIONS);
+        ws_conn_fail(c, 4004, "Application is over connection quota");
+        return -EDQUOT;
+    }
+    c->quota_counted = true;
+    return 0;
+}
+
+int ws_conn_authorize(struct ws_conn *c)
+{
+    if (c->authorized)
+        return 0;
+    c->authorized = true;
+    /* enable_user_authentication wants a sign-in specifically; a channel does not do. */
+    if (c->user_id || !c->app->enable_user_authentication)
+        c->auth_deadline_ms = 0;
+    if (c->app->authorized_connections && !c->quota_counted)
+        return take_quota(c);
+    return 0;
+}
+
 static int on_established(struct ws_worker *w, struct ws_conn *c, struct lws *wsi)
 {
     struct pg_server *srv = w->srv;
@@ -127,10 +179,26 @@ static int on_established(struct ws_worker *w, struct ws_conn *c, struct lws *ws
         return 0;
     }
     c->app = app;
+    if (srv->iplimit) {
+        client_ip(c, srv->cfg);
+        int r = pg_iplimit_enter(srv->iplimit, c->ip, pg_now_ms());
+        if (r < 0) {
+            pg_server_count_limit(srv, r == -EMFILE ? PG_LIMIT_IP_CONNECTIONS : PG_LIMIT_IP_RATE);
+            ws_conn_fail(c, 4100,
+                         r == -EMFILE ? "Over capacity: too many connections from your address"
+                                      : "Over capacity: connecting too fast, retry in a second");
+            return 0;
+        }
+        c->ip_counted = true;
+    }
+    /* Unauthorized connections are not counted while authorized_connections is on. */
+    if (!app->authorized_connections && take_quota(c) < 0)
+        return 0;
+    if (app->authorized_connections || app->enable_user_authentication)
+        c->auth_deadline_ms = pg_now_ms() + app->authorization_timeout_ms;
     uint64_t seq = atomic_fetch_add(&srv->sid_seq, 1) + 1;
     c->sidlen = (uint8_t)pg_socket_id_format(c->sid, sizeof c->sid, srv->node_tag, seq);
     atomic_fetch_add(&srv->conns, 1);
-    atomic_fetch_add(&srv->app_conns[app->idx], 1);
     c->established = true;
 
     char data[128];
@@ -147,8 +215,14 @@ static void on_closed(struct ws_worker *w, struct ws_conn *c)
     if (c->established) {
         ws_unsubscribe_all(c);
         atomic_fetch_sub(&w->srv->conns, 1);
-        atomic_fetch_sub(&w->srv->app_conns[c->app->idx], 1);
     }
+    if (c->quota_counted)
+        atomic_fetch_sub(&w->srv->app_conns[c->app->idx], 1);
+    if (c->ip_counted)
+        pg_iplimit_leave(w->srv->iplimit, c->ip);
+    free(c->user_id);
+    free(c->user_info);
+    c->user_id = c->user_info = NULL;
     conn_unlink(w, c);
     ws_conn_queue_clear(c);
     free(c->q);
@@ -194,8 +268,7 @@ static void client_event(struct ws_conn *c, const char *event, size_t elen, json
     json_object *data = json_object_object_get(msg, "data");
     const char *dj = data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "null";
     size_t dlen = strlen(dj);
-    if (app->max_event_payload_in_kb >= 0 &&
-        dlen > (size_t)app->max_event_payload_in_kb * 1024) {
+    if (app->max_event_payload_in_kb >= 0 && dlen > (size_t)app->max_event_payload_in_kb * 1024) {
         ws_conn_error(c, 4301, "Client event rejected - payload over max_event_payload_in_kb");
         return;
     }
@@ -206,6 +279,7 @@ static void client_event(struct ws_conn *c, const char *event, size_t elen, json
             c->rl_count = 0;
         }
         if (++c->rl_count > (uint64_t)app->max_client_events_per_sec) {
+            pg_server_count_limit(c->w->srv, PG_LIMIT_CLIENT_EVENTS);
             ws_conn_error(c, 4301, "Client event rejected due to rate limit");
             return;
         }
@@ -214,8 +288,8 @@ static void client_event(struct ws_conn *c, const char *event, size_t elen, json
     if (!m)
         return;
     struct pg_server *srv = c->w->srv;
-    pg_bus_publish(srv->bus, pg_registry_mask(srv->reg, app->idx, ch, clen), app->idx, ch, clen,
-                   m, c->sid);
+    pg_bus_publish(srv->bus, pg_registry_mask(srv->reg, app->idx, ch, clen), app->idx, ch, clen, m,
+                   c->sid);
 }
 
 /* Pusher clients send data of pusher:* events as an object; older ones as a JSON string. */
@@ -260,6 +334,8 @@ static void on_message(struct ws_conn *c, const char *buf, size_t len)
         ws_subscribe(c, event_data(msg, &owned));
     } else if (strcmp(ev, "pusher:unsubscribe") == 0) {
         ws_unsubscribe(c, event_data(msg, &owned));
+    } else if (strcmp(ev, "pusher:signin") == 0) {
+        ws_signin(c, event_data(msg, &owned));
     } else if (strncmp(ev, "client-", 7) == 0) {
         client_event(c, ev, elen, msg);
     } else if (strncmp(ev, "pusher:", 7) == 0 || strncmp(ev, "pusher_internal:", 16) == 0) {
@@ -287,9 +363,9 @@ static int on_receive(struct ws_conn *c, const char *in, size_t len)
         return 0; /* binary frames are ignored, as Pusher does (spec 1) */
     size_t max = (size_t)c->w->srv->cfg->max_message_size_kb * 1024;
     if (c->rxlen + len > max) {
+        pg_server_count_limit(c->w->srv, PG_LIMIT_MESSAGE_SIZE);
         static const char r[] = "Message too big";
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)r,
-                         sizeof r - 1);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)r, sizeof r - 1);
         return -1;
     }
     if (first && final) {

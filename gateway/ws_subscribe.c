@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_cache.h"
 #include "pg_chan_auth.h"
 #include "pg_chan_name.h"
 #include "pg_frame.h"
@@ -26,8 +27,8 @@ static void sub_error(struct ws_conn *c, const char *ch, size_t clen, const char
     pg_buf_json_str(&d, error, strlen(error));
     pg_buf_printf(&d, ",\"status\":%d}", status);
     if (!d.oom)
-        ws_conn_send_own(
-            c, pg_frame_raw("pusher:subscription_error", ch, clen, d.p, d.len, NULL, 0));
+        ws_conn_send_own(c,
+                         pg_frame_raw("pusher:subscription_error", ch, clen, d.p, d.len, NULL, 0));
     pg_buf_dispose(&d);
 }
 
@@ -37,8 +38,8 @@ static void succeeded(struct ws_conn *c, const char *ch, size_t clen, const stru
         ws_conn_send_own(c, pg_frame_str("pusher_internal:subscription_succeeded", ch, clen,
                                          roster->p, roster->len));
     else
-        ws_conn_send_own(
-            c, pg_frame_str("pusher_internal:subscription_succeeded", ch, clen, "{}", 2));
+        ws_conn_send_own(c,
+                         pg_frame_str("pusher_internal:subscription_succeeded", ch, clen, "{}", 2));
 }
 
 /* Reads the presence identity from channel_data: {"user_id": string|integer, "user_info": any}.
@@ -53,7 +54,8 @@ static int presence_identity(const struct pg_app *app, const char *cd, size_t cd
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     json_object *o = json_tokener_parse_ex(tok, cd, (int)cdlen);
     int rc = -EINVAL;
-    if (!o || json_tokener_get_parse_end(tok) != cdlen || !json_object_is_type(o, json_type_object)) {
+    if (!o || json_tokener_get_parse_end(tok) != cdlen ||
+        !json_object_is_type(o, json_type_object)) {
         snprintf(err, errlen, "channel_data must be a JSON object with a user_id");
         goto out;
     }
@@ -100,12 +102,40 @@ out:
     return rc;
 }
 
+/* Side effects after subscription_succeeded: cache replay, subscription count. */
+static void after_join(struct ws_conn *c, const char *ch, size_t clen, unsigned kind)
+{
+    struct pg_server *srv = c->w->srv;
+    if (kind & PG_CHAN_CACHE) {
+        struct pg_msg *m =
+            srv->cache ? pg_cache_get(srv->cache, c->app->idx, ch, clen, pg_now_ms()) : NULL;
+        if (m)
+            ws_conn_send_own(c, m);
+        else
+            ws_conn_send_own(c, pg_frame_str("pusher:cache_miss", ch, clen, "{}", 2));
+    }
+    if (c->app->subscription_count && !(kind & PG_CHAN_PRESENCE))
+        pg_registry_count_dirty(srv->reg, c->app->idx, ch, clen);
+}
+
+long ws_sub_internal(struct ws_conn *c, const char *ch, size_t len, unsigned kind)
+{
+    struct ws_sub *s = ws_chanidx_add(c->w->idx, c, c->app->idx, ch, len, kind);
+    if (!s)
+        return -ENOMEM;
+    long n = pg_registry_sub(c->w->srv->reg, c->app->idx, ch, len, c->w->id);
+    if (n < 0)
+        ws_chanidx_remove(c->w->idx, c, s);
+    return n;
+}
+
 void ws_subscribe(struct ws_conn *c, json_object *data)
 {
     const struct pg_app *app = c->app;
     struct pg_server *srv = c->w->srv;
     json_object *jch = json_object_object_get(data, "channel");
-    if (!json_object_is_type(data, json_type_object) || !json_object_is_type(jch, json_type_string)) {
+    if (!json_object_is_type(data, json_type_object) ||
+        !json_object_is_type(jch, json_type_string)) {
         ws_conn_error(c, -1, "pusher:subscribe requires data.channel");
         return;
     }
@@ -116,6 +146,7 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
     if (rc == -ENAMETOOLONG) {
         snprintf(msg, sizeof msg, "Channel name is longer than max_channel_name_length (%ld)",
                  (long)app->max_channel_name_length);
+        pg_server_count_limit(srv, PG_LIMIT_NAMES);
         sub_error(c, ch, clen, "InvalidChannel", msg, 400);
         return;
     }
@@ -125,12 +156,13 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
         return;
     }
     unsigned kind = pg_chan_classify(ch, clen);
-    if (kind & PG_CHAN_USER) {
+    struct ws_sub *have = ws_chanidx_sub_of(c, app->idx, ch, clen);
+    if ((kind & PG_CHAN_USER) && !have) {
+        /* A signed-in socket already holds its own #server-to-user- channel (ws_signin.c). */
         sub_error(c, ch, clen, "AuthError",
                   "#server-to-user- channels need a connection signed in as that user", 403);
         return;
     }
-    struct ws_sub *have = ws_chanidx_sub_of(c, app->idx, ch, clen);
     if (have) { /* idempotent: confirm again, change nothing */
         struct pg_buf roster;
         pg_buf_init(&roster);
@@ -146,14 +178,15 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
     if (kind & (PG_CHAN_PRIVATE | PG_CHAN_PRESENCE)) {
         json_object *ja = json_object_object_get(data, "auth");
         json_object *jcd = json_object_object_get(data, "channel_data");
-        const char *auth = json_object_is_type(ja, json_type_string) ? json_object_get_string(ja)
-                                                                    : "";
+        const char *auth =
+            json_object_is_type(ja, json_type_string) ? json_object_get_string(ja) : "";
         if (json_object_is_type(jcd, json_type_string)) {
             cd = json_object_get_string(jcd);
             cdlen = (size_t)json_object_get_string_len(jcd);
         }
-        if ((kind & PG_CHAN_PRESENCE) && !cd) {
-            sub_error(c, ch, clen, "AuthError", "Presence channels require channel_data", 401);
+        if ((kind & PG_CHAN_PRESENCE) && !cd && !c->user_id) {
+            sub_error(c, ch, clen, "AuthError",
+                      "Presence channels require channel_data or a signed-in connection", 401);
             return;
         }
         char expected[384];
@@ -171,9 +204,29 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
 
     char *uid = NULL, *info = NULL;
     size_t ulen = 0, ilen = 0;
-    if (kind & PG_CHAN_PRESENCE) {
+    if ((kind & PG_CHAN_PRESENCE) && !cd) {
+        /* Signed in, no channel_data: the member is the signed-in user (spec 4.6). */
+        if (c->user_info && app->max_presence_member_size_in_kb >= 0 &&
+            c->uinfolen > (size_t)app->max_presence_member_size_in_kb * 1024) {
+            pg_server_count_limit(srv, PG_LIMIT_PRESENCE);
+            sub_error(c, ch, clen, "LimitReached",
+                      "user_info is over max_presence_member_size_in_kb", 4301);
+            return;
+        }
+        uid = strndup(c->user_id, c->uidlen);
+        ulen = c->uidlen;
+        info = c->user_info ? strndup(c->user_info, c->uinfolen) : NULL;
+        ilen = c->uinfolen;
+        if (!uid || (c->user_info && !info)) {
+            free(uid);
+            free(info);
+            ws_conn_error(c, -1, "Server out of memory");
+            return;
+        }
+    } else if (kind & PG_CHAN_PRESENCE) {
         rc = presence_identity(app, cd, cdlen, &uid, &ulen, &info, &ilen, msg, sizeof msg);
         if (rc == -EMSGSIZE) {
+            pg_server_count_limit(srv, PG_LIMIT_PRESENCE);
             sub_error(c, ch, clen, "LimitReached", msg, 4301);
             return;
         }
@@ -181,6 +234,11 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
             sub_error(c, ch, clen, "AuthError", msg, 401);
             return;
         }
+    }
+    if ((kind & (PG_CHAN_PRIVATE | PG_CHAN_PRESENCE)) && ws_conn_authorize(c) < 0) {
+        free(uid);
+        free(info);
+        return;
     }
     struct ws_sub *s = ws_chanidx_add(c->w->idx, c, app->idx, ch, clen, kind);
     if (!s) {
@@ -196,6 +254,7 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
             return;
         }
         succeeded(c, ch, clen, NULL);
+        after_join(c, ch, clen, kind);
         return;
     }
     s->user_id = uid;
@@ -208,7 +267,9 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
     if (rc < 0) {
         ws_chanidx_remove(c->w->idx, c, s); /* frees uid */
         if (rc == -ENOSPC) {
-            snprintf(msg, sizeof msg, "Presence channel is full (max_presence_members_per_channel %ld)",
+            pg_server_count_limit(srv, PG_LIMIT_PRESENCE);
+            snprintf(msg, sizeof msg,
+                     "Presence channel is full (max_presence_members_per_channel %ld)",
                      (long)app->max_presence_members_per_channel);
             sub_error(c, ch, clen, "LimitReached", msg, 4100);
         } else {
@@ -216,6 +277,7 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
         }
     } else {
         succeeded(c, ch, clen, roster.oom ? NULL : &roster);
+        after_join(c, ch, clen, kind);
     }
     pg_buf_dispose(&roster);
 }
@@ -224,23 +286,32 @@ static void leave(struct ws_conn *c, struct ws_sub *s)
 {
     struct pg_server *srv = c->w->srv;
     struct ws_chan *k = s->ch;
-    if (s->kind & PG_CHAN_PRESENCE)
+    if (s->kind & PG_CHAN_PRESENCE) {
         pg_registry_presence_leave(srv->reg, k->app, k->name, k->len, c->w->id, s->user_id,
                                    s->ulen);
-    else
-        pg_registry_unsub(srv->reg, k->app, k->name, k->len, c->w->id);
+    } else {
+        long left = pg_registry_unsub(srv->reg, k->app, k->name, k->len, c->w->id);
+        if (s->kind & PG_CHAN_USER)
+            ws_user_left(c, k->name, k->len, left);
+        else if (c->app->subscription_count && k->name[0] != '#' && left > 0)
+            pg_registry_count_dirty(srv->reg, k->app, k->name, k->len);
+    }
     ws_chanidx_remove(c->w->idx, c, s);
 }
 
 void ws_unsubscribe(struct ws_conn *c, json_object *data)
 {
     json_object *jch = json_object_object_get(data, "channel");
-    if (!json_object_is_type(data, json_type_object) || !json_object_is_type(jch, json_type_string)) {
+    if (!json_object_is_type(data, json_type_object) ||
+        !json_object_is_type(jch, json_type_string)) {
         ws_conn_error(c, -1, "pusher:unsubscribe requires data.channel");
         return;
     }
-    struct ws_sub *s = ws_chanidx_sub_of(c, c->app->idx, json_object_get_string(jch),
-                                         (size_t)json_object_get_string_len(jch));
+    const char *ch = json_object_get_string(jch);
+    if (ch[0] == '#')
+        return; /* server-side channels (#server-to-user-, #watch-) live as long as the sign-in */
+    struct ws_sub *s =
+        ws_chanidx_sub_of(c, c->app->idx, ch, (size_t)json_object_get_string_len(jch));
     if (s)
         leave(c, s);
 }

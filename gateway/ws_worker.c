@@ -9,9 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pg_cache.h"
+#include "pg_iplimit.h"
 #include "pg_log.h"
 
-#define SWEEP_US (1000 * 1000)
+#define SWEEP_US (250 * 1000) /* liveness, authorization deadlines, subscription counts */
 #define SHUTDOWN_GRACE_MS 3000
 
 static const struct lws_protocols protocols[] = {
@@ -77,6 +79,10 @@ static void sweep(lws_sorted_usec_list_t *sul)
     for (struct ws_conn *c = w->conns; c; c = c->next) {
         if (c->closing || !c->established)
             continue;
+        if (c->auth_deadline_ms && now >= c->auth_deadline_ms) {
+            ws_conn_fail(c, 4009, "Connection not authorized within timeout.");
+            continue;
+        }
         if (c->ping_sent_ms) {
             if (now - c->ping_sent_ms >= pong)
                 ws_conn_fail(c, 4201, "Pong reply not received");
@@ -84,6 +90,17 @@ static void sweep(lws_sorted_usec_list_t *sul)
             static const char ping[] = "{\"event\":\"pusher:ping\",\"data\":{}}";
             ws_conn_send_own(c, pg_msg_from(ping, sizeof ping - 1));
             c->ping_sent_ms = now;
+        }
+    }
+    if (w->id == 0) {
+        /* Shared housekeeping runs on worker 0. */
+        pg_registry_flush_counts(w->srv->reg, now);
+        if (now - w->purge_ms >= 60000) {
+            w->purge_ms = now;
+            if (w->srv->cache)
+                pg_cache_purge(w->srv->cache, now);
+            if (w->srv->iplimit)
+                pg_iplimit_purge(w->srv->iplimit, now);
         }
     }
     if (w->shutdown_at && (now >= w->shutdown_at || !w->conns))
@@ -206,7 +223,4 @@ void ws_worker_count_out(struct ws_worker *w, size_t bytes)
     w->bytes_out += bytes;
 }
 
-void ws_worker_count_overflow(struct ws_worker *w)
-{
-    w->overflow_closes++;
-}
+void ws_worker_count_overflow(struct ws_worker *w) { w->overflow_closes++; }

@@ -28,9 +28,10 @@ struct ws_worker {
     lws_sorted_usec_list_t sweep;
     struct ws_conn *conns; /* every established connection */
     struct ws_chanidx *idx;
-    atomic_long load;    /* open connections; read by the acceptor to balance */
-    bool stop;           /* leave the service loop */
-    int64_t shutdown_at; /* 0, or when the shutdown grace period ends */
+    atomic_long load;         /* open connections; read by the acceptor to balance */
+    bool stop;                /* leave the service loop */
+    int64_t shutdown_at;      /* 0, or when the shutdown grace period ends */
+    int64_t purge_ms;         /* worker 0: last cache / per-IP table purge */
     struct json_tokener *tok; /* reused for every inbound message */
     uint64_t frames_out, bytes_out, overflow_closes;
 };
@@ -47,7 +48,6 @@ void ws_worker_drain(struct ws_worker *w);
 void ws_worker_count_out(struct ws_worker *w, size_t bytes);
 void ws_worker_count_overflow(struct ws_worker *w);
 
-
 /* ws_proto.c: the lws protocol callback and the per-message dispatcher. */
 int ws_proto_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len);
@@ -56,5 +56,17 @@ void ws_subscribe(struct ws_conn *c, struct json_object *data);
 void ws_unsubscribe(struct ws_conn *c, struct json_object *data);
 /* Leaves every channel (on close). */
 void ws_unsubscribe_all(struct ws_conn *c);
+/* Subscribes c to a server-side channel ('#' names, no reply). Returns the channel's new
+ * subscription count, or a negative errno. */
+long ws_sub_internal(struct ws_conn *c, const char *ch, size_t len, unsigned kind);
+/* Marks c authorized (sign-in, private or presence subscription): cancels its authorization
+ * deadline and, with authorized_connections, counts it against max_connections. Returns 0, or
+ * -EDQUOT when the app is over quota (the connection is then being closed with 4004). */
+int ws_conn_authorize(struct ws_conn *c);
+/* ws_signin.c */
+void ws_signin(struct ws_conn *c, json_object *data);
+/* The socket left internal channel ch (len) which now has `remaining` subscribers: a
+ * #server-to-user- channel reaching 0 means the user went offline. */
+void ws_user_left(struct ws_conn *c, const char *ch, size_t len, long remaining);
 
 #endif

@@ -412,10 +412,10 @@ static void test_name_rules(void **state)
     assert_int_equal(t.ev[0].nlen, 200);
     pg_trigger_dispose(&t);
     snprintf(body, sizeof body, "{\"name\":\"%0201d\",\"data\":\"d\",\"channel\":\"c\"}", 0);
-    expect_400(body, false, "Event name too long (max 200 chars)");
+    expect_fail(body, false, -ENAMETOOLONG, "Event name too long (max 200 chars)");
     app.max_event_name_length = 5;
-    expect_400("{\"name\":\"abcdef\",\"data\":\"d\",\"channel\":\"c\"}", false,
-               "Event name too long (max 5 chars)");
+    expect_fail("{\"name\":\"abcdef\",\"data\":\"d\",\"channel\":\"c\"}", false, -ENAMETOOLONG,
+                "Event name too long (max 5 chars)");
     assert_int_equal(parse(&t, "{\"name\":\"abcde\",\"data\":\"d\",\"channel\":\"c\"}", false), 0);
     pg_trigger_dispose(&t);
 }
@@ -504,7 +504,7 @@ static void test_channels_rules(void **state)
     assert_int_equal(parse(&t, body, false), 0);
     pg_trigger_dispose(&t);
     snprintf(body, sizeof body, "{\"name\":\"e\",\"data\":\"d\",\"channel\":\"%0201d\"}", 0);
-    expect_400(body, false, "Channel name too long (max 200 chars)");
+    expect_fail(body, false, -ENAMETOOLONG, "Channel name too long (max 200 chars)");
 
     /* 100 channels ok, 101 refused; then a configured limit of 3 */
     char *b = channels_body(100);
@@ -514,11 +514,11 @@ static void test_channels_rules(void **state)
     pg_trigger_dispose(&t);
     free(b);
     b = channels_body(101);
-    expect_400(b, false, "Too many channels (max 100)");
+    expect_fail(b, false, -E2BIG, "Too many channels (max 100)");
     free(b);
     app.max_event_channels_at_once = 3;
     b = channels_body(4);
-    expect_400(b, false, "Too many channels (max 3)");
+    expect_fail(b, false, -E2BIG, "Too many channels (max 3)");
     free(b);
 }
 
@@ -595,6 +595,33 @@ static void test_info_parse(void **state)
     assert_true(!u && !s);
 }
 
+static void test_info_flags(void **state)
+{
+    (void)state;
+    const unsigned all = PG_INFO_USER_COUNT | PG_INFO_SUBSCRIPTION_COUNT | PG_INFO_CACHE;
+    unsigned f = 99;
+    assert_int_equal(pg_trigger_info_flags("cache", 5, all, &f, err, sizeof err), 0);
+    assert_int_equal(f, PG_INFO_CACHE);
+    assert_int_equal(
+        pg_trigger_info_flags("subscription_count,,cache,user_count", 36, all, &f, err, sizeof err),
+        0);
+    assert_int_equal(f, all);
+    assert_int_equal(pg_trigger_info_flags("", 0, all, &f, err, sizeof err), 0);
+    assert_int_equal(f, 0);
+    /* a word outside allowed is unknown */
+    assert_int_equal(pg_trigger_info_flags("subscription_count,cache", 24,
+                                           PG_INFO_USER_COUNT | PG_INFO_SUBSCRIPTION_COUNT, &f, err,
+                                           sizeof err),
+                     -EINVAL);
+    assert_string_equal(err, "Unknown info attribute 'cache'");
+    assert_int_equal(f, 0);
+    assert_int_equal(pg_trigger_info_flags("caches", 6, all, &f, err, sizeof err), -EINVAL);
+    assert_int_equal(pg_trigger_info_flags("cach", 4, all, &f, err, sizeof err), -EINVAL);
+    /* a trigger's info never takes cache */
+    expect_400("{\"name\":\"e\",\"data\":\"d\",\"channel\":\"cache-x\",\"info\":\"cache\"}", false,
+               "Unknown info attribute 'cache'");
+}
+
 /* ---- batch rules ---- */
 
 static void test_batch_rules(void **state)
@@ -622,11 +649,11 @@ static void test_batch_rules(void **state)
                "Missing name");
 
     char *b = batch_body(11);
-    expect_400(b, true, "Too many events in batch (max 10)");
+    expect_fail(b, true, -E2BIG, "Too many events in batch (max 10)");
     free(b);
     app.max_event_batch_size = 2;
     b = batch_body(3);
-    expect_400(b, true, "Too many events in batch (max 2)");
+    expect_fail(b, true, -E2BIG, "Too many events in batch (max 2)");
     free(b);
     b = batch_body(2);
     assert_int_equal(parse(&t, b, true), 0);
@@ -770,6 +797,147 @@ static void test_encrypted_multi_channel(void **state)
     pg_trigger_dispose(&t);
 }
 
+/* ---- private-encrypted with a master key: the gateway encrypts plaintext ---- */
+
+static void set_key(void)
+{
+    app.has_encryption_key = true;
+    for (int i = 0; i < 32; i++)
+        app.encryption_master_key[i] = (unsigned char)(0xA0 + i);
+}
+
+static void test_encrypted_with_key_plaintext(void **state)
+{
+    (void)state;
+    struct pg_trigger t;
+    set_key();
+    const char *plain[] = {
+        ENC_BODY("\"top secret plaintext\""),
+        ENC_BODY("{\"message\":\"top secret plaintext\"}"),
+        ENC_BODY("\"\""),
+        /* a broken envelope is plaintext too (encrypted, not refused) */
+        ENC_BODY("{\"nonce\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRY=\",\"ciphertext\":\"" CT35 "\"}"),
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof *plain; i++) {
+        if (parse(&t, plain[i], false) != 0)
+            fail_msg("body %s: %s", plain[i], err);
+        assert_true(t.ev[0].encrypt);
+        assert_int_equal(t.ev[0].nchan, 1);
+        pg_trigger_dispose(&t);
+    }
+    /* the plaintext is kept byte for byte for the publisher to encrypt */
+    assert_int_equal(parse(&t, ENC_BODY("{\"message\":\"hello\"}"), false), 0);
+    assert_int_equal(t.ev[0].dlen, 19);
+    assert_memory_equal(t.ev[0].data, "{\"message\":\"hello\"}", 19);
+    pg_trigger_dispose(&t);
+    /* private-encrypted-cache- as well, and batch items (single channel each) */
+    assert_int_equal(
+        parse(&t, "{\"name\":\"e\",\"channel\":\"private-encrypted-cache-x\",\"data\":\"p\"}",
+              false),
+        0);
+    assert_true(t.ev[0].encrypt);
+    pg_trigger_dispose(&t);
+    assert_int_equal(
+        parse(&t,
+              "{\"batch\":[{\"name\":\"e\",\"channel\":\"private-encrypted-x\","
+              "\"data\":\"plain\"},{\"name\":\"e\",\"channel\":\"public\",\"data\":\"p\"}]}",
+              true),
+        0);
+    assert_true(t.ev[0].encrypt);
+    assert_false(t.ev[1].encrypt);
+    pg_trigger_dispose(&t);
+}
+
+static void test_encrypted_with_key_envelope(void **state)
+{
+    (void)state;
+    struct pg_trigger t;
+    set_key();
+    const char *env = "{\"nonce\":\"" NONCE24 "\",\"ciphertext\":\"" CT35 "\"}";
+    /* already encrypted by the server library: relayed untouched, never encrypted twice */
+    assert_int_equal(parse(&t,
+                           ENC_BODY("\"{\\\"nonce\\\":\\\"" NONCE24
+                                    "\\\",\\\"ciphertext\\\":\\\"" CT35 "\\\"}\""),
+                           false),
+                     0);
+    assert_false(t.ev[0].encrypt);
+    assert_int_equal(t.ev[0].dlen, strlen(env));
+    assert_memory_equal(t.ev[0].data, env, strlen(env));
+    pg_trigger_dispose(&t);
+    /* other channels are never encrypted */
+    assert_int_equal(parse(&t, "{\"name\":\"e\",\"channel\":\"private-x\",\"data\":\"p\"}", false),
+                     0);
+    assert_false(t.ev[0].encrypt);
+    pg_trigger_dispose(&t);
+}
+
+static void test_encrypted_with_key_multi_channel(void **state)
+{
+    (void)state;
+    set_key();
+    expect_400("{\"name\":\"e\",\"data\":\"p\",\"channels\":[\"private-encrypted-a\",\"public\"]}",
+               false, "more than one channel when one is private-encrypted-");
+    expect_400("{\"name\":\"e\",\"data\":\"p\",\"channels\":[\"private-encrypted-a\","
+               "\"private-encrypted-b\"]}",
+               false, "more than one channel when one is private-encrypted-");
+    /* the same channel twice is one channel after dedupe, but still named twice: refused */
+    expect_400("{\"name\":\"e\",\"data\":\"p\",\"channels\":[\"private-encrypted-a\","
+               "\"private-encrypted-a\"]}",
+               false, "more than one channel when one is private-encrypted-");
+}
+
+static void test_encrypted_without_key_still_refused(void **state)
+{
+    (void)state;
+    struct pg_trigger t;
+    /* the key bytes alone do not count: has_encryption_key decides */
+    for (int i = 0; i < 32; i++)
+        app.encryption_master_key[i] = 1;
+    expect_400(ENC_BODY("\"top secret plaintext\""), false, ENC_ERR);
+    assert_null(strstr(err, "top secret"));
+    assert_int_equal(parse(&t,
+                           "{\"name\":\"e\",\"channel\":\"private-encrypted-x\",\"data\":{"
+                           "\"nonce\":\"" NONCE24 "\",\"ciphertext\":\"" CT35 "\"}}",
+                           false),
+                     0);
+    assert_false(t.ev[0].encrypt);
+    pg_trigger_dispose(&t);
+}
+
+/* ---- #server-to-user- ---- */
+
+static void test_server_to_user_rules(void **state)
+{
+    (void)state;
+    struct pg_trigger t;
+    assert_int_equal(
+        parse(&t, "{\"name\":\"e\",\"data\":\"d\",\"channel\":\"#server-to-user-a=b@c\"}", false),
+        0);
+    assert_int_equal(t.ev[0].chans[0].kind, PG_CHAN_USER);
+    pg_trigger_dispose(&t);
+    /* mixed with ordinary channels, and in a batch */
+    assert_int_equal(parse(&t,
+                           "{\"name\":\"e\",\"data\":\"d\",\"channels\":[\"#server-to-user-1\","
+                           "\"public\"]}",
+                           false),
+                     0);
+    assert_int_equal(t.ev[0].nchan, 2);
+    pg_trigger_dispose(&t);
+    assert_int_equal(
+        parse(&t, "{\"batch\":[{\"name\":\"e\",\"data\":\"d\",\"channel\":\"#server-to-user-9\"}]}",
+              true),
+        0);
+    pg_trigger_dispose(&t);
+    expect_400("{\"name\":\"e\",\"data\":\"d\",\"channel\":\"#server-to-user-\"}", false,
+               "Invalid channel name");
+    expect_400("{\"name\":\"e\",\"data\":\"d\",\"channel\":\"#server-to-user-a b\"}", false,
+               "Invalid channel name");
+    /* user_count does not apply */
+    expect_400("{\"name\":\"e\",\"data\":\"d\",\"channel\":\"#server-to-user-1\","
+               "\"info\":\"user_count\"}",
+               false, "user_count is only available for presence channels");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -799,6 +967,12 @@ int main(void)
         cmocka_unit_test_setup(test_encrypted_good, setup),
         cmocka_unit_test_setup(test_encrypted_bad, setup),
         cmocka_unit_test_setup(test_encrypted_multi_channel, setup),
+        cmocka_unit_test_setup(test_info_flags, setup),
+        cmocka_unit_test_setup(test_encrypted_with_key_plaintext, setup),
+        cmocka_unit_test_setup(test_encrypted_with_key_envelope, setup),
+        cmocka_unit_test_setup(test_encrypted_with_key_multi_channel, setup),
+        cmocka_unit_test_setup(test_encrypted_without_key_still_refused, setup),
+        cmocka_unit_test_setup(test_server_to_user_rules, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
