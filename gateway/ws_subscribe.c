@@ -142,6 +142,15 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
     const char *ch = json_object_get_string(jch);
     size_t clen = (size_t)json_object_get_string_len(jch);
     char msg[512];
+    if (clen > 0 && ch[0] == '#' && !ws_chanidx_sub_of(c, app->idx, ch, clen)) {
+        /* '#' names are the server's own (spec 5.2); a socket holds its #server-to-user- channel
+         * from sign-in on, so only that one is confirmed below. */
+        sub_error(c, ch, clen, "AuthError",
+                  "Channels starting with # are reserved; #server-to-user- needs a connection "
+                  "signed in as that user",
+                  403);
+        return;
+    }
     int rc = pg_chan_name_check(ch, clen, (long)app->max_channel_name_length);
     if (rc == -ENAMETOOLONG) {
         snprintf(msg, sizeof msg, "Channel name is longer than max_channel_name_length (%ld)",
@@ -157,12 +166,6 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
     }
     unsigned kind = pg_chan_classify(ch, clen);
     struct ws_sub *have = ws_chanidx_sub_of(c, app->idx, ch, clen);
-    if ((kind & PG_CHAN_USER) && !have) {
-        /* A signed-in socket already holds its own #server-to-user- channel (ws_signin.c). */
-        sub_error(c, ch, clen, "AuthError",
-                  "#server-to-user- channels need a connection signed in as that user", 403);
-        return;
-    }
     if (have) { /* idempotent: confirm again, change nothing */
         struct pg_buf roster;
         pg_buf_init(&roster);

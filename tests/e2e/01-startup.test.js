@@ -154,6 +154,10 @@ describe('shutdown', () => {
     clearTimeout(killer);
     assert.ok(Date.now() - t0 < 3000, `exited within 3 s (took ${Date.now() - t0} ms)`);
     assert.notEqual(ex.signal, 'SIGKILL', 'did not need SIGKILL');
-    await raw.waitClose(3000);
+    assert.equal(ex.code, 0, `exit status after SIGTERM; stderr:\n${srv.tail()}`);
+    const c = await raw.waitClose(3000);
+    assert.equal(c.code, 4200, `open connections are closed with 4200 (reconnect now): ${JSON.stringify(c)}`);
+    const e = raw.all('pusher:error');
+    assert.ok(e.some((f) => f.data.code === 4200), `pusher:error 4200 precedes the close: ${raw.historyText()}`);
   });
 });

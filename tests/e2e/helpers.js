@@ -8,6 +8,9 @@
 //   api-spec/openapi.yaml by checkResponse().
 // * rawConnect(): a raw `ws` client with `await next(predicate, timeoutMs)`.
 // * signedRequest(): a hand-signed REST request (spec 9.2) for malformed bodies / wrong methods.
+//
+// Environment: PUSHGATE_BIN (binary, relative to the repo root; default build/pushgate),
+// PUSHGATE_E2E_VERBOSE=1 (print each server's stderr when it stops).
 
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
@@ -35,9 +38,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Process management
 
 const running = new Set();
+const tmpDirs = new Set();
 process.on('exit', () => {
   for (const p of running) {
     try { p.kill('SIGKILL'); } catch (_) { /* gone */ }
+  }
+  for (const d of tmpDirs) {
+    try { fs.rmSync(d, { recursive: true, force: true }); } catch (_) { /* ignore */ }
   }
 });
 
@@ -123,12 +130,28 @@ class Server {
     return this.stderr.split('\n').slice(-n).join('\n');
   }
 
-  async stop() {
-    if (this.exited) return this.exited;
-    this.proc.kill('SIGTERM');
-    const t = setTimeout(() => { if (!this.exited) this.proc.kill('SIGKILL'); }, 3000);
-    const r = await this.exitPromise;
-    clearTimeout(t);
+  /**
+   * SIGTERM, then SIGKILL after 3 s. Unless check === false, asserts a clean exit: status 0, no
+   * SIGKILL needed, no sanitizer report on stderr (the suite also runs under ASan/UBSan).
+   */
+  async stop({ check = true } = {}) {
+    let killed = false;
+    if (!this.exited) {
+      this.proc.kill('SIGTERM');
+      const t = setTimeout(() => { if (!this.exited) { killed = true; this.proc.kill('SIGKILL'); } }, 3000);
+      await this.exitPromise;
+      clearTimeout(t);
+    }
+    const r = this.exited;
+    if (process.env.PUSHGATE_E2E_VERBOSE && this.stderr) {
+      process.stderr.write(`--- pushgate stderr (port ${this.port}) ---\n${this.stderr}\n`);
+    }
+    if (check && !this.stopChecked) {
+      this.stopChecked = true;
+      assert.ok(!/ERROR: (Address|Leak)Sanitizer|runtime error:/.test(this.stderr), `sanitizer report on stderr:\n${this.tail(60)}`);
+      assert.ok(!killed, `pushgate did not exit within 3 s of SIGTERM; stderr:\n${this.tail()}`);
+      assert.ok(r.code === 0 && r.signal === null, `pushgate exit after SIGTERM: ${JSON.stringify(r)}; stderr:\n${this.tail()}`);
+    }
     return r;
   }
 
@@ -157,7 +180,9 @@ async function runBinary(args, { env = {}, timeoutMs = 10000 } = {}) {
 }
 
 function tmpDir() {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-e2e-'));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-e2e-'));
+  tmpDirs.add(d);
+  return d;
 }
 
 function writeConfig(obj, name = 'pushgate.json') {
@@ -390,23 +415,33 @@ async function signedRequest(srv, opts) {
     : crypto.createHmac('sha256', opts.secret !== undefined ? opts.secret : app.secret).update(toSign).digest('hex');
   let fullQuery = query;
   if (!(opts.omit || []).includes('auth_signature')) fullQuery += `${fullQuery ? '&' : ''}auth_signature=${sig}`;
-  const reqPath = `${opts.path}?${encodeURI(fullQuery)}`;
+  const reqPath = fullQuery ? `${opts.path}?${encodeURI(fullQuery)}` : opts.path;
   const headers = { ...(opts.headers || {}) };
   if (bodyBuf) {
     headers['content-type'] = headers['content-type'] || 'application/json';
     headers['content-length'] = String(bodyBuf.length);
   }
+  // Large bodies use "Expect: 100-continue" so a server that answers early (413 from
+  // Content-Length) is not raced by our upload (EPIPE).
+  const expectContinue = bodyBuf && (opts.expectContinue !== undefined ? opts.expectContinue : bodyBuf.length > 64 * 1024);
+  if (expectContinue) headers.expect = '100-continue';
   const res = await new Promise((resolve, reject) => {
+    let responded = false;
     const req = http.request({ host: HOST, port: srv.apiPort, method, path: reqPath, headers, agent: false }, (r) => {
+      responded = true;
       const chunks = [];
       r.on('data', (c) => chunks.push(c));
       r.on('end', () => resolve({ status: r.statusCode, headers: r.headers, text: Buffer.concat(chunks).toString('utf8') }));
       r.on('error', reject);
     });
     req.setTimeout(opts.timeoutMs || 10000, () => req.destroy(new Error(`timeout: ${method} ${opts.path}`)));
-    req.on('error', reject);
-    if (bodyBuf) req.write(bodyBuf);
-    req.end();
+    req.on('error', (e) => { if (!responded) reject(e); });
+    if (expectContinue) {
+      req.on('continue', () => req.end(bodyBuf));
+    } else {
+      if (bodyBuf) req.write(bodyBuf);
+      req.end();
+    }
   });
   if (opts.check !== false) {
     res.body = checkResponse({ method, url: opts.path, status: res.status, contentType: res.headers['content-type'], bodyText: res.text });
@@ -611,7 +646,8 @@ class RawClient {
   }
 
   historyText(n = 10) {
-    return JSON.stringify(this.history.slice(-n).map((f) => (f.__binary ? '<binary>' : f.__text)));
+    const short = (t) => (t.length > 300 ? `${t.slice(0, 300)}...(${t.length} chars)` : t);
+    return JSON.stringify(this.history.slice(-n).map((f) => (f.__binary ? '<binary>' : short(f.__text))));
   }
 
   send(obj) {
