@@ -24,7 +24,7 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: pushgate [--config FILE] [--help] [--version]\n\n"
+    fprintf(out, "usage: pushgate [--config FILE] [--log-level LEVEL] [--help] [--version]\n\n"
                  "A Pusher Channels compatible realtime gateway.\n"
                  "With no --config it serves the embedded demo app (id app-id, key app-key).\n\n");
     pg_config_print_help(out);
@@ -32,7 +32,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *level = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -45,6 +45,16 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             path = argv[++i];
+            continue;
+        }
+        if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            level = argv[++i];
+            if (pg_log_parse_level(level) < 0) {
+                fprintf(stderr,
+                        "pushgate: --log-level: expected error|warn|info|debug, got \"%s\"\n",
+                        level);
+                return 2;
+            }
             continue;
         }
         if (strncmp(argv[i], "--config=", 9) == 0) {
@@ -66,7 +76,14 @@ int main(int argc, char **argv)
         pg_config_dispose(&cfg);
         return 2;
     }
-    int lvl = pg_log_parse_level(cfg.log_level);
+    if (cfg.require_tls && !cfg.tls.cert) {
+        fprintf(stderr, "pushgate: %s: require_tls: needs a \"tls\" object with cert and key\n",
+                path ? path : "(defaults)");
+        pg_config_dispose(&cfg);
+        return 2;
+    }
+    pg_log_json = strcmp(cfg.log_format, "json") == 0;
+    int lvl = pg_log_parse_level(level ? level : cfg.log_level);
     pg_log_level = lvl < 0 ? PG_LOG_INFO : lvl;
     lws_set_log_level(LLL_ERR | LLL_WARN, pg_log_lws);
     if (cfg.default_app)
@@ -131,10 +148,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "pushgate: cannot start the accept thread\n");
         goto out;
     }
-    PG_LOG(PG_LOG_INFO, "main", "WebSocket listening on ws://%s:%d/app/{key} (%u workers)",
-           cfg.host, cfg.port, srv.nworkers);
-    PG_LOG(PG_LOG_INFO, "main", "REST API listening on http://%s:%d/apps/{id}/...", cfg.host,
-           cfg.api_port);
+    bool tls = cfg.tls.cert != NULL;
+    PG_LOG(PG_LOG_INFO, "main", "WebSocket listening on %s://%s:%d/app/{key} (%u workers%s)",
+           tls ? "wss" : "ws", cfg.host, cfg.port, srv.nworkers,
+           tls ? (cfg.require_tls ? ", plain ws:// refused with 4000" : ", plain ws:// too") : "");
+    PG_LOG(PG_LOG_INFO, "main", "REST API listening on %s://%s:%d/apps/{id}/...",
+           tls ? "https" : "http", cfg.host, cfg.api_port);
 
     int sig = 0;
     sigwait(&sigs, &sig);

@@ -10,6 +10,7 @@
 #ifndef PG_BUS_H
 #define PG_BUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,7 @@ struct pg_bus_item {
     struct pg_bus_item *next;
     enum pg_bus_kind kind;
     int fd;
+    bool tls; /* ADOPT: the client opened with a TLS handshake */
     int app;
     struct pg_msg *msg;      /* owned by the item */
     char except[PG_SID_MAX]; /* "" when nobody is excluded */

@@ -64,6 +64,7 @@
         .what = w, .help = h                                                                       \
     }
 
+static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const hook_events[] = {
     "channel_occupied", "channel_vacated", "member_added",       "member_removed",
@@ -99,6 +100,15 @@ static const struct cfg_opt top_opts[] = {
              "an array of IPv4 or IPv6 addresses",
              "Peer addresses (e.g. your load balancer) whose X-Forwarded-For header is believed "
              "for per-IP limits."),
+    OPT_LIST("tls", 0, pg_config__parse_tls, pg_config__free_tls, NULL,
+             "an object {\"cert\": file, \"key\": file}",
+             "Serve wss:// on port and https:// on api_port with this PEM certificate and key. "
+             "Plain ws:// is still accepted on the same port unless require_tls is set."),
+    OPT_BOOL(C, "require_tls", NULL, require_tls, false,
+             "Close plain ws:// connections with 4000 so pusher-js reconnects over wss:// (needs "
+             "tls)."),
+    OPT_ENUM(C, "log_format", "PUSHGATE_LOG_FORMAT", log_format, "text", log_formats,
+             "Log lines as plain text or as JSON objects (one per line)."),
     OPT_BOOL(C, "require_protocol", NULL, require_protocol, false,
              "Refuse connections without a protocol= query parameter (close 4008) instead of "
              "assuming protocol 7."),
@@ -174,12 +184,20 @@ static const struct cfg_opt hook_opts[] = {
              "Extra HTTP headers sent with each webhook; values are never logged."),
 };
 
+#define T struct pg_tls
+static const struct cfg_opt tls_opts[] = {
+    OPT_STR(T, "cert", NULL, cert, CFG_F_REQUIRED, NULL, "PEM certificate (chain) file."),
+    OPT_STR(T, "key", NULL, key, CFG_F_REQUIRED, NULL, "PEM private key file."),
+};
+#undef T
+
 _Static_assert(CFG_NELEM(app_opts) <= 64 && CFG_NELEM(top_opts) <= 64 && CFG_NELEM(hook_opts) <= 64,
                "seen-key bitmap is 64 bits");
 
 const struct cfg_table pg_config__top = {top_opts, CFG_NELEM(top_opts)};
 const struct cfg_table pg_config__app = {app_opts, CFG_NELEM(app_opts)};
 const struct cfg_table pg_config__hook = {hook_opts, CFG_NELEM(hook_opts)};
+const struct cfg_table pg_config__tls = {tls_opts, CFG_NELEM(tls_opts)};
 
 /* ---- file ------------------------------------------------------------------------------------ */
 

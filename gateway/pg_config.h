@@ -21,6 +21,11 @@ struct pg_webhook {
     size_t n_headers;
 };
 
+struct pg_tls {
+    char *cert; /* PEM certificate (chain) file; NULL: no TLS */
+    char *key;  /* PEM private key file */
+};
+
 struct pg_app {
     int idx;  /* position in pg_config.apps */
     char *id; /* numbers in the file are kept as their decimal text */
@@ -66,6 +71,9 @@ struct pg_config {
     int64_t max_new_connections_per_ip_per_sec; /* -1: no per-IP connection rate limit */
     char **trusted_proxies; /* X-Forwarded-For is believed only from these peer addresses */
     size_t n_trusted_proxies;
+    struct pg_tls tls;     /* "tls": {"cert","key"}: wss:// and https:// */
+    bool require_tls;      /* plain ws:// connections are closed with 4000 */
+    char *log_format;      /* "text" or "json" */
     bool require_protocol; /* false: a missing protocol= means 7; true: close 4008 */
     char *log_level;       /* "info" */
     struct pg_app *apps;

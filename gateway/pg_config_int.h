@@ -56,7 +56,7 @@ struct cfg_table { /* the options of one kind of JSON object */
 static inline void *cfg_field(void *obj, const struct cfg_opt *o) { return (char *)obj + o->off; }
 
 /* ---- pg_config.c: one table per JSON object ---- */
-extern const struct cfg_table pg_config__top, pg_config__app, pg_config__hook;
+extern const struct cfg_table pg_config__top, pg_config__app, pg_config__hook, pg_config__tls;
 
 /* ---- pg_config_parse.c: error lines ---- */
 /* Writes "<file>: <kp>: <message>" (either prefix absent when NULL) into ld->err; returns rc. */
@@ -82,9 +82,9 @@ int pg_config__parse_obj(struct cfg_ld *ld, const struct cfg_table *t, struct js
 /* ---- pg_config_parse.c: CFG_T_LIST options ---- */
 cfg_parse_fn pg_config__parse_apps, pg_config__parse_hooks, pg_config__parse_url,
     pg_config__parse_events, pg_config__parse_headers, pg_config__parse_proxies,
-    pg_config__parse_master_key;
+    pg_config__parse_master_key, pg_config__parse_tls;
 cfg_dispose_fn pg_config__free_apps, pg_config__free_hooks, pg_config__free_url,
     pg_config__free_events, pg_config__free_headers, pg_config__free_proxies,
-    pg_config__free_master_key;
+    pg_config__free_master_key, pg_config__free_tls;
 
 #endif

@@ -361,6 +361,37 @@ int pg_config__parse_apps(struct cfg_ld *ld, const struct cfg_opt *o, struct jso
     return dup_check(ld, cfg, offsetof(struct pg_app, key), "key");
 }
 
+void pg_config__free_tls(void *obj)
+{
+    struct pg_config *cfg = obj;
+    pg_config__free_obj(&pg_config__tls, &cfg->tls);
+}
+
+int pg_config__parse_tls(struct cfg_ld *ld, const struct cfg_opt *o, struct json_object *v,
+                         void *obj, const char *kp)
+{
+    struct pg_config *cfg = obj;
+    int rc;
+    if (!json_object_is_type(v, json_type_object))
+        return bad(ld, kp, o, v);
+    pg_config__free_tls(cfg);
+    if ((rc = pg_config__fill_defaults(ld, &pg_config__tls, &cfg->tls)) < 0 ||
+        (rc = pg_config__parse_obj(ld, &pg_config__tls, v, &cfg->tls, kp)) < 0)
+        return rc;
+    const char *files[2] = {cfg->tls.cert, cfg->tls.key};
+    const char *names[2] = {"cert", "key"};
+    for (int i = 0; i < 2; i++) {
+        char ckp[64];
+        snprintf(ckp, sizeof ckp, "%s.%s", kp, names[i]);
+        FILE *f = files[i] ? fopen(files[i], "r") : NULL;
+        if (!f)
+            return pg_config__fail(ld, -EINVAL, ckp, "cannot read %s: %s",
+                                   files[i] ? files[i] : "(none)", strerror(errno));
+        fclose(f);
+    }
+    return 0;
+}
+
 void pg_config__free_hooks(void *obj)
 {
     struct pg_app *a = obj;

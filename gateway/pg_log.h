@@ -7,6 +7,7 @@
 enum pg_log_lvl { PG_LOG_ERROR = 0, PG_LOG_WARN = 1, PG_LOG_INFO = 2, PG_LOG_DEBUG = 3 };
 
 extern int pg_log_level;
+extern int pg_log_json; /* 1: one JSON object per line instead of text */
 
 #define PG_LOG(lvl, mod, ...)                                                                      \
     do {                                                                                           \

@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PG_MSG_PRE 16 /* == LWS_PRE of libwebsockets 4.1; checked by a static assert in ws_conn.c  \
-                       */
+#define PG_MSG_PRE                                                                                 \
+    16 /* == LWS_PRE of libwebsockets 4.1; checked by a static assert in ws_conn.c                 \
+        */
 
 struct pg_msg {
     int refs;

@@ -53,6 +53,7 @@ struct rest_server {
      * max_read_requests_per_sec. Owned by the MHD thread (pg-rest): the daemon runs exactly one
      * internal thread (MHD_USE_EPOLL_INTERNAL_THREAD, no thread pool), so no lock. */
     struct pg_ratelimit *rl;
+    char *tls_cert, *tls_key; /* PEM text MHD reads at start (https) */
 };
 
 enum rest_route {
@@ -565,6 +566,26 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- lifetime ---- */
 
+/* Whole file as a NUL-terminated string (caller frees), or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    struct pg_buf b;
+    pg_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
+        pg_buf_put(&b, chunk, n);
+    fclose(f);
+    if (b.oom || !b.len) {
+        pg_buf_dispose(&b);
+        return NULL;
+    }
+    return pg_buf_steal(&b, NULL);
+}
+
 struct rest_server *rest_server_create(struct pg_server *srv, char *err, size_t errlen)
 {
     const struct pg_config *cfg = srv->cfg;
@@ -611,17 +632,34 @@ struct rest_server *rest_server_create(struct pg_server *srv, char *err, size_t 
         pg_ratelimit_init(&rs->rl[2 * (size_t)a->idx], (double)a->max_backend_events_per_sec);
         pg_ratelimit_init(&rs->rl[2 * (size_t)a->idx + 1], (double)a->max_read_requests_per_sec);
     }
-    rs->d =
-        MHD_start_daemon(flags, (uint16_t)cfg->api_port, NULL, NULL, on_access, rs,
-                         /* first, or MHD logs the earlier options' messages to stderr */
-                         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, rs, MHD_OPTION_SOCK_ADDR, sa,
-                         MHD_OPTION_CONNECTION_TIMEOUT, REST_CONN_TIMEOUT_S,
-                         MHD_OPTION_CONNECTION_LIMIT, REST_CONN_LIMIT, MHD_OPTION_URI_LOG_CALLBACK,
-                         on_uri, rs, MHD_OPTION_NOTIFY_COMPLETED, on_completed, rs, MHD_OPTION_END);
+    /* https: MHD takes the PEM text; the options are harmless no-ops without MHD_USE_TLS. */
+    if (cfg->tls.cert) {
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+            snprintf(err, errlen, "rest: this libmicrohttpd has no TLS support");
+            rest_server_destroy(rs);
+            return NULL;
+        }
+        rs->tls_cert = read_file(cfg->tls.cert);
+        rs->tls_key = read_file(cfg->tls.key);
+        if (!rs->tls_cert || !rs->tls_key) {
+            snprintf(err, errlen, "rest: cannot read the TLS certificate or key");
+            rest_server_destroy(rs);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    rs->d = MHD_start_daemon(
+        flags, (uint16_t)cfg->api_port, NULL, NULL, on_access, rs,
+        /* first, or MHD logs the earlier options' messages to stderr */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, rs, MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_CONNECTION_TIMEOUT, REST_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        REST_CONN_LIMIT, MHD_OPTION_URI_LOG_CALLBACK, on_uri, rs, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, rs, MHD_OPTION_HTTPS_MEM_CERT, rs->tls_cert ? rs->tls_cert : "",
+        MHD_OPTION_HTTPS_MEM_KEY, rs->tls_key ? rs->tls_key : "", MHD_OPTION_END);
     if (!rs->d) {
-        snprintf(err, errlen, "rest: cannot listen on %s:%d (port in use?)", host, cfg->api_port);
-        free(rs->rl);
-        free(rs);
+        snprintf(err, errlen, "rest: cannot listen on %s:%d (port in use, or a bad TLS key?)", host,
+                 cfg->api_port);
+        rest_server_destroy(rs);
         return NULL;
     }
     return rs;
@@ -641,7 +679,12 @@ void rest_server_destroy(struct rest_server *rs)
 {
     if (!rs)
         return;
-    MHD_stop_daemon(rs->d);
+    if (rs->d)
+        MHD_stop_daemon(rs->d);
     free(rs->rl);
+    if (rs->tls_key)
+        explicit_bzero(rs->tls_key, strlen(rs->tls_key));
+    free(rs->tls_key);
+    free(rs->tls_cert);
     free(rs);
 }

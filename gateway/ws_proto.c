@@ -169,6 +169,10 @@ static int on_established(struct ws_worker *w, struct ws_conn *c, struct lws *ws
         ws_conn_fail(c, qcode, qmsg);
         return 0;
     }
+    if (srv->cfg->require_tls && !lws_is_ssl(wsi)) {
+        ws_conn_fail(c, 4000, "Application only accepts SSL connections, reconnect using wss://");
+        return 0;
+    }
     const struct pg_app *app = pg_config_app_by_key(srv->cfg, key, klen);
     if (!app) {
         ws_conn_fail(c, 4001, "Application does not exist");

@@ -46,6 +46,13 @@ int ws_worker_init(struct ws_worker *w, struct pg_server *srv, unsigned id, char
     info.uid = -1;
     info.user = w;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (srv->cfg->tls.cert) {
+        /* TLS on the adopted sockets that start with a TLS handshake; plain ws:// stays possible
+         * on the same port (see adopt()) so require_tls can answer it with 4000. */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = srv->cfg->tls.cert;
+        info.ssl_private_key_filepath = srv->cfg->tls.key;
+    }
     info.pt_serv_buf_size = 16384;
     info.max_http_header_pool = 64;
     info.timeout_secs = 20;
@@ -143,6 +150,16 @@ static void begin_shutdown(struct ws_worker *w)
     lws_sul_schedule(w->ctx, 0, &w->sweep, sweep, SWEEP_US / 10);
 }
 
+/* The acceptor sniffed the first byte (ws_accept.c), so a plain ws:// client on a TLS port is
+ * adopted as plain HTTP and can be told 4000, while a TLS client gets the handshake. */
+static struct lws *adopt(struct ws_worker *w, int fd, bool tls)
+{
+    lws_sock_file_fd_type u;
+    u.sockfd = fd;
+    return lws_adopt_descriptor_vhost(
+        w->vh, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (tls ? LWS_ADOPT_ALLOW_SSL : 0), u, NULL, NULL);
+}
+
 /* Called on LWS_CALLBACK_EVENT_WAIT_CANCELLED: take the whole inbox, work outside its lock. */
 void ws_worker_drain(struct ws_worker *w)
 {
@@ -151,11 +168,10 @@ void ws_worker_drain(struct ws_worker *w)
         struct pg_bus_item *next = it->next;
         switch (it->kind) {
         case PG_BUS_ADOPT:
-            if (w->shutdown_at || !lws_adopt_socket_vhost(w->vh, it->fd)) {
-                if (!w->shutdown_at)
-                    PG_LOG(PG_LOG_WARN, "ws", "worker %u: could not adopt fd %d", w->id, it->fd);
+            if (w->shutdown_at)
                 close(it->fd);
-            }
+            else if (!adopt(w, it->fd, it->tls)) /* lws closed the fd */
+                PG_LOG(PG_LOG_WARN, "ws", "worker %u: could not adopt a connection", w->id);
             break;
         case PG_BUS_EVENT:
             deliver(w, it);
