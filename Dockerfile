@@ -6,7 +6,7 @@
 FROM debian:12-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
-      libwebsockets-dev libmicrohttpd-dev libsodium-dev libjson-c-dev libssl-dev \
+      libwebsockets-dev libmicrohttpd-dev libsodium-dev libjson-c-dev libssl-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -21,7 +21,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPG_TESTS=OFF \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libwebsockets17 libmicrohttpd12 libsodium23 \
-      libjson-c5 libssl3 ca-certificates \
+      libjson-c5 libssl3 libcurl4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin pushgate
 COPY --from=build /src/build/pushgate /usr/local/bin/pushgate

@@ -1,6 +1,7 @@
 /* main.c - pushgate entry point: configuration, start-up order, signals, shutdown order.
  * Thread: pg-main. It starts every other thread and is the only one that takes signals.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <libwebsockets.h>
@@ -11,16 +12,20 @@
 #include <string.h>
 
 #include "pg_cache.h"
+#include "pg_clock.h"
 #include "pg_config.h"
+#include "pg_hooks.h"
 #include "pg_iplimit.h"
 #include "pg_log.h"
 #include "pg_rand.h"
 #include "pg_server.h"
 #include "rest_server.h"
+#include "srv_reload.h"
 #include "ws_accept.h"
 #include "ws_worker.h"
 
 #define INBOX_SOFT_BYTES (64u * 1024 * 1024)
+#define PG_RELOAD_SPARE_APPS 256 /* apps a SIGHUP reload may add over the run */
 
 static void usage(FILE *out)
 {
@@ -98,8 +103,15 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* libcurl (webhooks): its global init is not thread-safe, so it runs before any thread. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "pushgate: libcurl failed to initialise\n");
+        pg_config_dispose(&cfg);
+        return 1;
+    }
 
     int rc = 1;
     struct pg_server srv;
@@ -107,7 +119,10 @@ int main(int argc, char **argv)
     srv.cfg = &cfg;
     srv.nworkers = (unsigned)cfg.workers;
     srv.node_tag = pg_rand_u32();
-    srv.app_conns = calloc(cfg.n_apps, sizeof *srv.app_conns);
+    srv.app_cap = (unsigned)cfg.n_apps + PG_RELOAD_SPARE_APPS;
+    srv.app_conns = calloc(srv.app_cap, sizeof *srv.app_conns);
+    srv.stats = calloc((srv.nworkers + 1) * (size_t)srv.app_cap, sizeof *srv.stats);
+    srv.started_ms = pg_now_ms();
     srv.bus = pg_bus_create(srv.nworkers, INBOX_SOFT_BYTES);
     srv.reg = pg_registry_create(srv.nworkers, srv.bus);
     srv.cache = pg_cache_create();
@@ -119,11 +134,18 @@ int main(int argc, char **argv)
     struct rest_server *rest = NULL;
     unsigned started = 0;
     bool want_ip = cfg.max_connections_per_ip >= 0 || cfg.max_new_connections_per_ip_per_sec >= 0;
-    if (!srv.app_conns || !srv.bus || !srv.reg || !srv.cache || (want_ip && !srv.iplimit) ||
-        !workers) {
+    if (!srv.app_conns || !srv.stats || !srv.bus || !srv.reg || !srv.cache ||
+        (want_ip && !srv.iplimit) || !workers) {
         fprintf(stderr, "pushgate: out of memory\n");
         goto out;
     }
+    /* Webhooks start before the workers, whose joins and leaves emit them. */
+    if (!(srv.hooks = pg_hooks_create(&cfg, err, sizeof err)) || pg_hooks_start(srv.hooks) < 0) {
+        fprintf(stderr, "pushgate: %s\n", srv.hooks ? "cannot start the webhook thread" : err);
+        goto out;
+    }
+    pg_registry_set_hooks(srv.reg, srv.hooks);
+    pg_registry_set_config(srv.reg, &cfg);
     for (unsigned i = 0; i < srv.nworkers; i++)
         if (ws_worker_init(&workers[i], &srv, i, err, sizeof err) < 0) {
             fprintf(stderr, "pushgate: %s\n", err);
@@ -156,7 +178,13 @@ int main(int argc, char **argv)
            tls ? "https" : "http", cfg.host, cfg.api_port);
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        if (srv_reload(&srv, path, err, sizeof err) < 0)
+            PG_LOG(PG_LOG_ERROR, "main", "reload refused, the running configuration stays: %s",
+                   err);
+        else
+            pg_registry_set_config(srv.reg, srv.cfg);
+    }
     PG_LOG(PG_LOG_INFO, "main", "%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 
@@ -172,7 +200,11 @@ out:
     }
     for (unsigned i = 0; i < started; i++)
         ws_worker_join(&workers[i]);
-    rest_server_destroy(rest);
+    /* Every leave has been emitted now: flush the webhooks, then give up what is left. */
+    pg_hooks_stop(srv.hooks, pg_now_ms() + 5000);
+    rest_server_destroy(rest); /* /metrics may read the hook counters until here */
+    pg_hooks_destroy(srv.hooks);
+    srv.hooks = NULL;
     if (srv.bus)
         pg_bus_close(srv.bus);
     for (unsigned i = 0; workers && i < srv.nworkers; i++)
@@ -183,7 +215,10 @@ out:
     pg_iplimit_destroy(srv.iplimit);
     pg_bus_destroy(srv.bus);
     free(srv.app_conns);
+    free(srv.stats);
+    srv_reload_dispose();
     pg_config_dispose(&cfg);
+    curl_global_cleanup();
     PG_LOG(PG_LOG_INFO, "main", "stopped");
     return rc;
 }

@@ -23,6 +23,7 @@ enum pg_bus_kind {
     PG_BUS_ADOPT = 1, /* fd: a freshly accepted TCP connection to adopt */
     PG_BUS_EVENT,     /* msg to every local subscriber of (app, channel) except `except` */
     PG_BUS_SHUTDOWN,  /* close every connection with 4200 and stop */
+    PG_BUS_RELOAD,    /* the configuration was swapped: rebind connections to the new apps */
     PG_BUS_TERMINATE, /* close (4009) every local subscriber of (app, channel): the channel is
                        * "#server-to-user-<user_id>", which holds the user's signed-in sockets */
 };

@@ -109,10 +109,36 @@ static const struct cfg_opt top_opts[] = {
              "tls)."),
     OPT_ENUM(C, "log_format", "PUSHGATE_LOG_FORMAT", log_format, "text", log_formats,
              "Log lines as plain text or as JSON objects (one per line)."),
+    OPT_STR(C, "metrics_prefix", NULL, metrics_prefix, 0, "pushgate_",
+            "Prefix of every /metrics series; \"soketi_\" lets soketi's dashboards read them."),
     OPT_BOOL(C, "require_protocol", NULL, require_protocol, false,
              "Refuse connections without a protocol= query parameter (close 4008) instead of "
              "assuming protocol 7."),
+    OPT_BOOL(C, "debug_console", NULL, debug_console, false,
+             "Serve the live debug console at GET /console on api_port (connections, channels, "
+             "presence members, events, a test trigger); it needs the app id, key and secret."),
     OPT_ENUM(C, "log_level", "PUSHGATE_LOG_LEVEL", log_level, "info", log_levels, "Log verbosity."),
+    OPT_INT(C, "webhook_batch_ms", NULL, webhook_batch_ms, 50, 0, 60000,
+            "Webhook batching window in ms, per app and endpoint: events within it share one "
+            "request. 0 = one event per request."),
+    OPT_INT(C, "webhook_batch_max", NULL, webhook_batch_max, 100, 1, 10000,
+            "Most webhook events in one request."),
+    OPT_INT(C, "webhook_queue_max", NULL, webhook_queue_max, 10000, 1, 10000000,
+            "Undelivered webhook events kept per app; more are dropped (logged and counted)."),
+    OPT_INT(C, "webhook_timeout_ms", NULL, webhook_timeout_ms, 10000, 100, 600000,
+            "Timeout of one webhook request, connecting included, in ms."),
+    OPT_INT(C, "webhook_retry_min_ms", NULL, webhook_retry_min_ms, 1000, 1, 3600000,
+            "First delay before retrying a failed webhook request (connection error, timeout, "
+            "5xx, 408, 429); it doubles on each failure, with jitter."),
+    OPT_INT(C, "webhook_retry_max_ms", NULL, webhook_retry_max_ms, 60000, 1, 3600000,
+            "Largest delay between webhook retries, in ms."),
+    OPT_INT(C, "webhook_retry_window_s", NULL, webhook_retry_window_s, 300, 0, 86400,
+            "Seconds a failing webhook request is retried before its events are dropped "
+            "(counted). Later events of that endpoint wait behind it, in order."),
+    OPT_INT(C, "webhook_debounce_ms", NULL, webhook_debounce_ms, 3000, 0, 60000,
+            "Delay of channel_vacated and member_removed webhooks; both are dropped with the "
+            "matching channel_occupied / member_added when the channel is re-occupied or the "
+            "user re-joins within it (as Pusher). 0 = no delay."),
     OPT_LIST("apps", 0, pg_config__parse_apps, pg_config__free_apps, NULL,
              "an array of app objects",
              "Applications (keys below). Absent or empty: the embedded demo app app-id / app-key "
@@ -458,7 +484,7 @@ static const struct pg_app *find_app(const struct pg_config *cfg, size_t off, co
 {
     for (size_t i = 0; i < cfg->n_apps; i++) {
         const char *v = *(char *const *)((const char *)&cfg->apps[i] + off);
-        if (strlen(v) == len && !memcmp(v, s, len))
+        if (!cfg->apps[i].removed && strlen(v) == len && !memcmp(v, s, len))
             return &cfg->apps[i];
     }
     return NULL;

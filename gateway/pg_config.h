@@ -27,8 +27,9 @@ struct pg_tls {
 };
 
 struct pg_app {
-    int idx;  /* position in pg_config.apps */
-    char *id; /* numbers in the file are kept as their decimal text */
+    int idx;      /* position in pg_config.apps, stable across reloads */
+    bool removed; /* a reload dropped it: a placeholder keeping the position, never found */
+    char *id;     /* numbers in the file are kept as their decimal text */
     char *key;
     char *secret;
     size_t secret_len;
@@ -71,11 +72,21 @@ struct pg_config {
     int64_t max_new_connections_per_ip_per_sec; /* -1: no per-IP connection rate limit */
     char **trusted_proxies; /* X-Forwarded-For is believed only from these peer addresses */
     size_t n_trusted_proxies;
-    struct pg_tls tls;     /* "tls": {"cert","key"}: wss:// and https:// */
-    bool require_tls;      /* plain ws:// connections are closed with 4000 */
-    char *log_format;      /* "text" or "json" */
-    bool require_protocol; /* false: a missing protocol= means 7; true: close 4008 */
-    char *log_level;       /* "info" */
+    struct pg_tls tls;      /* "tls": {"cert","key"}: wss:// and https:// */
+    bool require_tls;       /* plain ws:// connections are closed with 4000 */
+    char *log_format;       /* "text" or "json" */
+    char *metrics_prefix;   /* "pushgate_"; "soketi_" makes soketi's dashboards work as they are */
+    bool require_protocol;  /* false: a missing protocol= means 7; true: close 4008 */
+    bool debug_console;     /* false: GET /console, .../console/state and "#debug" are off */
+    char *log_level;        /* "info" */
+    int webhook_batch_ms;   /* 50: batching window per app and endpoint; 0 = one per request */
+    int webhook_batch_max;  /* 100 events per request */
+    int webhook_queue_max;  /* 10000 undelivered webhook events per app, then dropped */
+    int webhook_timeout_ms; /* 10000 per request */
+    int webhook_retry_min_ms;   /* 1000: first retry delay, doubling ... */
+    int webhook_retry_max_ms;   /* 60000: ... up to this */
+    int webhook_retry_window_s; /* 300: a batch failing for this long is dropped */
+    int webhook_debounce_ms;    /* 3000: channel_vacated / member_removed delay */
     struct pg_app *apps;
     size_t n_apps;
     bool default_app; /* true when the embedded demo app (no "apps" given) is in use */

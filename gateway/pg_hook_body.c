@@ -4,6 +4,7 @@
 #include "pg_hooks_int.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 static const char *const type_names[PG_HOOK__COUNT] = {
     [PG_HOOK_CHANNEL_OCCUPIED] = "channel_occupied",

@@ -46,6 +46,10 @@ void pg_hooks_client_event(struct pg_hooks *h, int app, const char *ch, size_t c
 void pg_hooks_subscription_count(struct pg_hooks *h, int app, const char *ch, size_t clen,
                                  long count);
 
+/* sent: requests answered 2xx; retried: failed attempts that were retried; dropped: events
+ * refused (queue full, after stop) or given up (retry window over, out of memory, abandoned at
+ * shutdown), one per endpoint delivery once fanned out; failed: requests answered with a final
+ * 4xx; queued: events emitted and not yet finished (a gauge). */
 struct pg_hooks_stats {
     uint64_t sent, retried, dropped, failed, queued;
 };

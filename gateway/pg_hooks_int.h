@@ -1,10 +1,10 @@
 /* pg_hooks_int.h - internals of the webhook module, shared by its files and its unit test only.
- *   pg_hooks.c       producers (emit, any thread) and the engine run by pg-hook: debounce, cache_miss
- *                    dedupe, event_types filters, per (app, endpoint) FIFO, batches, retries
- *   pg_hook_body.c   event objects and request bodies (pure)
- *   srv_hook_http.c  the pg-hook thread: libcurl multi transport, create / start / stop / destroy
- * The engine knows no sockets: a transport starts each attempt and reports its HTTP status through
- * pg_hooks__result(), so the whole state machine is unit tested with a fake transport and clock.
+ *   pg_hooks.c       producers (emit, any thread) and the engine run by pg-hook: debounce,
+ * cache_miss dedupe, event_types filters, per (app, endpoint) FIFO, batches, retries pg_hook_body.c
+ * event objects and request bodies (pure) srv_hook_http.c  the pg-hook thread: libcurl multi
+ * transport, create / start / stop / destroy The engine knows no sockets: a transport starts each
+ * attempt and reports its HTTP status through pg_hooks__result(), so the whole state machine is
+ * unit tested with a fake transport and clock.
  */
 #ifndef PG_HOOKS_INT_H
 #define PG_HOOKS_INT_H
@@ -53,10 +53,10 @@ struct pg_hook_ep {
     unsigned idx; /* position in the app's webhooks, for log lines (URLs may hold credentials) */
     const struct pg_app *cfg_app;
     const struct pg_webhook *cfg;
-    uint32_t types;                /* 1 << enum pg_hook_type taken by this endpoint */
-    struct pg_hook_rec **q;        /* FIFO ring of records not yet in a batch */
+    uint32_t types;         /* 1 << enum pg_hook_type taken by this endpoint */
+    struct pg_hook_rec **q; /* FIFO ring of records not yet in a batch */
     size_t qhead, qlen, qcap;
-    struct pg_hook_batch *batch;   /* NULL, or the head-of-line batch */
+    struct pg_hook_batch *batch; /* NULL, or the head-of-line batch */
 };
 
 struct pg_hook_tp {
@@ -76,22 +76,23 @@ struct pg_hooks {
     int64_t (*mono_ms)(void); /* pg_now_ms; tests replace both clocks before any emit */
     int64_t (*wall_ms)(void); /* CLOCK_REALTIME ms */
     size_t n_apps;
-    uint32_t *wants;       /* per app: types some endpoint takes (immutable) */
-    uint32_t *emit_mask;   /* per app: wants plus the partners that cancel a debounced one */
-    atomic_long *pending;  /* per app: records emitted and not yet finished (the queue bound) */
-    atomic_int stopping;   /* set by pg_hooks_stop: no new records, flush everything now */
-    int64_t deadline_ms;   /* pg_hooks_stop's deadline */
+    uint32_t *wants;      /* per app: types some endpoint takes (immutable) */
+    uint32_t *emit_mask;  /* per app: wants plus the partners that cancel a debounced one */
+    atomic_long *pending; /* per app: records emitted and not yet finished (the queue bound) */
+    atomic_int stopping;  /* set by pg_hooks_stop: no new records, flush everything now */
+    int64_t deadline_ms;  /* pg_hooks_stop's deadline */
 
     /* Producers -> pg-hook: an MPSC list under a mutex; wake on empty -> non-empty. */
     pthread_mutex_t lock;
     struct pg_hook_rec *in_head, *in_tail;
 
     /* pg-hook only. */
-    struct pg_hook_ep *eps;
+    struct pg_hook_ep *eps; /* grouped by app: app a owns eps[ep_off[a] .. ep_off[a + 1]) */
     size_t n_eps;
+    size_t *ep_off;
     struct pg_hook_pend **ptab; /* hash of pending debounces and cache_miss markers */
     size_t pcap, pcount;
-    struct pg_hook_pend *deb_head, *deb_tail;  /* due order (one constant delay) */
+    struct pg_hook_pend *deb_head, *deb_tail;   /* due order (one constant delay) */
     struct pg_hook_pend *miss_head, *miss_tail; /* due order (one constant delay) */
     uint64_t rnd;                               /* jitter PRNG state */
     struct pg_buf scratch;
@@ -110,16 +111,18 @@ struct pg_hooks *pg_hooks__new(const struct pg_config *cfg, const struct pg_hook
 void pg_hooks__free(struct pg_hooks *h); /* NULL: no-op; nothing may be in flight */
 /* Takes the inbox, applies debounce / dedupe / filters, starts every due batch or retry. */
 void pg_hooks__pump(struct pg_hooks *h, int64_t now);
-/* The outcome of one attempt: status is the HTTP status, or 0 for a transport error. */
-void pg_hooks__result(struct pg_hooks *h, struct pg_hook_batch *b, long status, int64_t now);
+/* The outcome of one attempt: status is the HTTP status, or 0 for a transport error that detail
+ * (may be NULL) describes for the log. */
+void pg_hooks__result(struct pg_hooks *h, struct pg_hook_batch *b, long status, const char *detail,
+                      int64_t now);
 /* The next time pump has work (absolute ms), or INT64_MAX. */
 int64_t pg_hooks__next_due(const struct pg_hooks *h, int64_t now);
 /* Records emitted and not yet delivered, dropped or failed. */
 long pg_hooks__outstanding(struct pg_hooks *h);
 /* Drops everything left (the transport has cancelled what was in flight), counts and logs it. */
 void pg_hooks__abandon(struct pg_hooks *h);
-/* Delay before attempt number `attempt + 1` after `attempt` failed ones (attempt >= 1): min doubling
- * to max, minus up to 20 % jitter from rnd, never below min. */
+/* Delay before attempt number `attempt + 1` after `attempt` failed ones (attempt >= 1): min
+ * doubling to max, minus up to 20 % jitter from rnd, never below min. */
 int64_t pg_hooks__backoff(int attempt, int64_t min_ms, int64_t max_ms, uint32_t rnd);
 /* True when HTTP status (0: transport error) is worth another attempt. */
 bool pg_hooks__retryable(long status);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "pg_frame.h"
+#include "pg_hooks.h"
 
 #define PG_STRIPES 64
 
@@ -51,6 +52,9 @@ struct stripe {
 struct pg_registry {
     unsigned nworkers;
     struct pg_bus *bus;
+    struct pg_hooks *hooks; /* NULL: no webhooks */
+    /* NULL: every marked channel gets its subscription_count. Swapped by a reload (pg-main). */
+    const struct pg_config *_Atomic cfg;
     struct stripe st[PG_STRIPES];
 };
 
@@ -87,6 +91,17 @@ static void chan_free(struct chan *c)
     free(c->mem);
     free(c->wcount);
     free(c);
+}
+
+void pg_registry_set_hooks(struct pg_registry *r, struct pg_hooks *h) { r->hooks = h; }
+
+void pg_registry_set_config(struct pg_registry *r, const struct pg_config *cfg) { r->cfg = cfg; }
+
+/* Caller holds the stripe lock, so webhooks of one channel are emitted in transition order. */
+static void hook_chan(struct pg_registry *r, const struct chan *c, enum pg_hook_type t)
+{
+    if (r->hooks)
+        pg_hooks_emit(r->hooks, c->app, t, c->name, c->len, NULL, 0);
 }
 
 void pg_registry_destroy(struct pg_registry *r)
@@ -216,6 +231,8 @@ long pg_registry_sub(struct pg_registry *r, int app, const char *ch, size_t len,
     if (c) {
         conn_add(c, w);
         n = c->subs;
+        if (n == 1)
+            hook_chan(r, c, PG_HOOK_CHANNEL_OCCUPIED);
     }
     pthread_mutex_unlock(&s->lock);
     return n;
@@ -229,8 +246,11 @@ long pg_registry_unsub(struct pg_registry *r, int app, const char *ch, size_t le
     struct chan *c = find(s, h, app, ch, len);
     long n = 0;
     if (c) {
+        long before = c->subs;
         conn_remove(c, w);
         n = c->subs;
+        if (before > 0 && n == 0)
+            hook_chan(r, c, PG_HOOK_CHANNEL_VACATED);
         if (c->subs == 0 && c->nmem == 0)
             unlink_chan(s, c);
     }
@@ -355,8 +375,13 @@ int pg_registry_presence_join(struct pg_registry *r, int app, const char *ch, si
     }
     m->conns++;
     conn_add(c, w);
-    if (rc == 1)
+    if (c->subs == 1)
+        hook_chan(r, c, PG_HOOK_CHANNEL_OCCUPIED);
+    if (rc == 1) {
         broadcast_member(r, c, m, true, sid);
+        if (r->hooks)
+            pg_hooks_emit(r->hooks, app, PG_HOOK_MEMBER_ADDED, ch, len, m->uid, m->ulen);
+    }
     if (roster)
         write_roster(c, roster);
     goto out;
@@ -378,16 +403,21 @@ int pg_registry_presence_leave(struct pg_registry *r, int app, const char *ch, s
     struct chan *c = find(s, h, app, ch, len);
     struct member *m = c ? member_find(c, user_id, ulen) : NULL;
     if (m) {
+        long before = c->subs;
         conn_remove(c, w);
         rc = 0;
         if (--m->conns == 0) {
             struct member gone = *m;
             *m = c->mem[--c->nmem];
             broadcast_member(r, c, &gone, false, NULL);
+            if (r->hooks)
+                pg_hooks_emit(r->hooks, app, PG_HOOK_MEMBER_REMOVED, ch, len, gone.uid, gone.ulen);
             free(gone.uid);
             free(gone.info);
             rc = 1;
         }
+        if (before > 0 && c->subs == 0)
+            hook_chan(r, c, PG_HOOK_CHANNEL_VACATED);
         if (c->subs == 0 && c->nmem == 0)
             unlink_chan(s, c);
     }
@@ -440,8 +470,17 @@ int pg_registry_flush_counts(struct pg_registry *r, int64_t now_ms)
             }
             *dp = c->dnext;
             c->dirty = false;
-            if (c->subs <= 0 || !r->bus)
+            if (c->subs <= 0)
                 continue;
+            if (r->hooks)
+                pg_hooks_subscription_count(r->hooks, c->app, c->name, c->len, c->subs);
+            /* Marked for the webhook only (the app's own flag is off): no broadcast. */
+            bool bcast = !r->cfg || (c->app >= 0 && (size_t)c->app < r->cfg->n_apps &&
+                                     r->cfg->apps[c->app].subscription_count);
+            if (!r->bus || !bcast) {
+                c->count_sent_ms = now_ms;
+                continue;
+            }
             char data[64];
             int n = snprintf(data, sizeof data, "{\"subscription_count\":%ld}", c->subs);
             struct pg_msg *m = pg_frame_str("pusher_internal:subscription_count", c->name, c->len,

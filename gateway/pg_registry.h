@@ -27,6 +27,17 @@ struct pg_chan_stats {
 struct pg_registry *pg_registry_create(unsigned nworkers, struct pg_bus *bus);
 void pg_registry_destroy(struct pg_registry *r); /* NULL: no-op */
 
+struct pg_hooks;
+struct pg_config;
+/* Webhooks: channel_occupied (subscriptions 0 -> 1), channel_vacated (-> 0), member_added and
+ * member_removed are emitted under the stripe lock, subscription_count from
+ * pg_registry_flush_counts. h NULL (the default): none. Call before other threads use r. */
+void pg_registry_set_hooks(struct pg_registry *r, struct pg_hooks *h);
+/* Gives pg_registry_flush_counts each app's subscription_count flag: channels marked only for the
+ * subscription_count webhook are then not broadcast. NULL (the default): every marked channel is
+ * broadcast. Call before other threads use r. */
+void pg_registry_set_config(struct pg_registry *r, const struct pg_config *cfg);
+
 /* A connection on worker w joined / left a non-presence channel. Returns the channel's new
  * subscription count (>= 0) or -ENOMEM. */
 long pg_registry_sub(struct pg_registry *r, int app, const char *ch, size_t len, unsigned w);
@@ -57,7 +68,8 @@ void pg_registry_count_dirty(struct pg_registry *r, int app, const char *ch, siz
 /* Broadcasts pusher_internal:subscription_count for every marked channel that still has
  * subscribers, coalescing the changes since the last flush: channels with up to 100 subscribers
  * at every flush, larger ones at most once per 5 s (as Pusher). Called periodically by one
- * thread. Returns the number of broadcasts. */
+ * thread. Also emits the subscription_count webhook (when the app has one), on the same schedule.
+ * Returns the number of broadcasts. */
 int pg_registry_flush_counts(struct pg_registry *r, int64_t now_ms);
 
 /* Workers with at least one subscriber of (app, ch). */

@@ -11,6 +11,7 @@
 #include "pg_bus.h"
 #include "pg_config.h"
 #include "pg_registry.h"
+#include "pg_stats.h"
 
 /* Limit hits, counted for /metrics; each index names the limit. */
 enum pg_limit {
@@ -32,9 +33,14 @@ enum pg_limit {
 
 struct pg_cache;
 struct pg_iplimit;
+struct pg_hooks;
 
 struct pg_server {
-    const struct pg_config *cfg;
+    /* The current configuration. SIGHUP swaps in a new one (only its app list may differ);
+     * every older one stays allocated until exit, because connections keep app pointers into it.
+     * An _Atomic pointer: every srv->cfg read is an atomic load. */
+    const struct pg_config *_Atomic cfg;
+    unsigned app_cap; /* app indexes are < app_cap for the whole run (per-app arrays' size) */
     struct pg_registry *reg;
     struct pg_bus *bus;
     unsigned nworkers;
@@ -45,8 +51,17 @@ struct pg_server {
     atomic_long *app_conns;     /* per app (cfg->n_apps): connections counted for max_connections */
     struct pg_cache *cache;     /* last event of each cache channel */
     struct pg_iplimit *iplimit; /* NULL when no per-IP limit is configured */
+    struct pg_hooks *hooks;     /* webhooks (pg-hook thread); NULL-safe calls */
     atomic_ulong limit_hits[PG_LIMIT__COUNT];
+    struct pg_app_stats *stats; /* (nworkers + 1) * app_cap rows, see pg_stats.h */
+    int64_t started_ms;
 };
+
+/* The stats row of thread `row` (a worker id, or nworkers for REST) for app index app. */
+static inline struct pg_app_stats *pg_server_stats(struct pg_server *s, unsigned row, int app)
+{
+    return &s->stats[(size_t)row * s->app_cap + (size_t)app];
+}
 
 static inline void pg_server_count_limit(struct pg_server *s, enum pg_limit l)
 {

@@ -38,6 +38,9 @@ int rest__users(const struct rest_call *c, struct pg_buf *out); /* GET .../chann
 /* POST .../users/{user_id}/terminate_connections (c->chan is the decoded user id). */
 int rest__terminate(const struct rest_call *c, struct pg_buf *out);
 
+/* GET /metrics body (Prometheus text). In rest_metrics.c. */
+void rest__metrics(struct pg_server *srv, struct pg_buf *out);
+
 /* Resets out to {"error":"<msg>"} (msg JSON-escaped) and returns status. In rest_server.c. */
 int rest__error(struct pg_buf *out, int status, const char *msg);
 

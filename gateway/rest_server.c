@@ -53,12 +53,15 @@ struct rest_server {
      * max_read_requests_per_sec. Owned by the MHD thread (pg-rest): the daemon runs exactly one
      * internal thread (MHD_USE_EPOLL_INTERNAL_THREAD, no thread pool), so no lock. */
     struct pg_ratelimit *rl;
+    int64_t *rl_limit;        /* the limit each bucket was set up for (0: not yet); 2 * app_cap */
     char *tls_cert, *tls_key; /* PEM text MHD reads at start (https) */
 };
 
 enum rest_route {
     ROUTE_NONE = 0,
     ROUTE_ROOT,      /* GET /        (unsigned liveness) */
+    ROUTE_HEALTH,    /* GET /health  (unsigned liveness) */
+    ROUTE_METRICS,   /* GET /metrics (Prometheus text) */
     ROUTE_READY,     /* GET /ready   (unsigned readiness; 503 while stopping) */
     ROUTE_EVENTS,    /* POST /apps/{id}/events */
     ROUTE_BATCH,     /* POST /apps/{id}/batch_events */
@@ -70,6 +73,7 @@ enum rest_route {
 
 /* One request. Owner: MHD's thread; lives from the URI log callback to NOTIFY_COMPLETED. */
 struct rest_req {
+    struct rest_server *rs;
     char *uri;   /* raw request target, NUL-terminated */
     size_t plen; /* raw path = uri[0..plen) */
     const char *query;
@@ -90,6 +94,7 @@ struct rest_req {
     int early_status;
     const char *early_allow;
     char early_msg[96];
+    const char *ctype; /* response Content-Type when not application/json */
 };
 
 /* ---- helpers shared with the handlers ---- */
@@ -140,6 +145,14 @@ static void route(struct rest_req *r)
     }
     if (span_is(p, r->plen, "/ready")) {
         r->route = ROUTE_READY;
+        return;
+    }
+    if (span_is(p, r->plen, "/health")) {
+        r->route = ROUTE_HEALTH;
+        return;
+    }
+    if (span_is(p, r->plen, "/metrics")) {
+        r->route = ROUTE_METRICS;
         return;
     }
     if (r->plen < 6 || memcmp(p, "/apps/", 6) != 0)
@@ -260,13 +273,20 @@ static enum MHD_Result send_buf(struct MHD_Connection *con, struct rest_req *r, 
     }
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r && r->ctype ? r->ctype : "application/json");
     if (allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     if (retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    if (r && r->app) {
+        struct pg_app_stats *st = pg_server_stats(r->rs->srv, r->rs->srv->nworkers, r->app->idx);
+        pg_stat_add(&st->http_calls, 1);
+        pg_stat_add(&st->http_bytes_in, r->body.len);
+        pg_stat_add(&st->http_bytes_out, b->len);
     }
     enum MHD_Result ret = MHD_queue_response(con, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -333,7 +353,8 @@ static enum MHD_Result begin(struct rest_server *rs, struct MHD_Connection *con,
     route(r);
     if (r->route == ROUTE_NONE)
         return early(con, r, body, 404, "Not found", NULL);
-    if (r->route == ROUTE_ROOT || r->route == ROUTE_READY) {
+    if (r->route == ROUTE_ROOT || r->route == ROUTE_READY || r->route == ROUTE_HEALTH ||
+        r->route == ROUTE_METRICS) {
         if (strcmp(method, "GET") != 0)
             return early(con, r, body, 405, "Method not allowed", "GET");
         return MHD_YES;
@@ -368,6 +389,19 @@ static void upload(struct rest_req *r, const char *data, size_t n)
     pg_buf_put(&r->body, data, n);
 }
 
+/* The app's bucket (which 0: max_backend_events_per_sec, 1: max_read_requests_per_sec), set up
+ * on first use and again when a reload changed the limit. Thread: pg-rest. */
+static struct pg_ratelimit *bucket(struct rest_server *rs, const struct pg_app *app, int which)
+{
+    size_t i = 2 * (size_t)app->idx + (size_t)which;
+    int64_t limit = which ? app->max_read_requests_per_sec : app->max_backend_events_per_sec;
+    if (rs->rl_limit[i] != limit + 1) { /* +1: a stored 0 means "never set up" */
+        pg_ratelimit_init(&rs->rl[i], (double)limit);
+        rs->rl_limit[i] = limit + 1;
+    }
+    return &rs->rl[i];
+}
+
 typedef int (*rest_handler)(const struct rest_call *c, struct pg_buf *out);
 
 /* Final call: the whole body is here. */
@@ -380,8 +414,17 @@ static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con
 
     if (r->early_status)
         return send_error(con, r, r->early_status, r->early_msg, r->early_allow);
-    if (r->route == ROUTE_ROOT)
+    if (r->route == ROUTE_ROOT || r->route == ROUTE_HEALTH)
         return send_json(con, r, 200, "{\"ok\":true}");
+    if (r->route == ROUTE_METRICS) {
+        struct pg_buf m;
+        pg_buf_init(&m);
+        rest__metrics(rs->srv, &m);
+        r->ctype = "text/plain; version=0.0.4; charset=utf-8";
+        enum MHD_Result ret = send_buf(con, r, m.oom ? 500 : 200, &m, NULL, 0);
+        pg_buf_dispose(&m);
+        return ret;
+    }
     if (r->route == ROUTE_READY)
         return atomic_load(&rs->srv->stopping) ? send_error(con, r, 503, "Stopping", NULL)
                                                : send_json(con, r, 200, "{\"ok\":true}");
@@ -409,7 +452,7 @@ static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con
     int retry_after = 0;
     pg_buf_init(&out);
     if (strcmp(route_method(r->route), "GET") == 0) {
-        rc = rest__rate_limit(rs->srv, &rs->rl[2 * app->idx + 1], 1, PG_LIMIT_READ_REQUESTS,
+        rc = rest__rate_limit(rs->srv, bucket(rs, app, 1), 1, PG_LIMIT_READ_REQUESTS,
                               "max_read_requests_per_sec", app->max_read_requests_per_sec,
                               &retry_after, &out);
         if (rc) {
@@ -433,7 +476,7 @@ static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con
         .query = &q,
         .body = body,
         .blen = r->body.len,
-        .events_rl = &rs->rl[2 * app->idx],
+        .events_rl = bucket(rs, app, 0),
         .retry_after = &retry_after,
     };
     char *chan = NULL;
@@ -512,11 +555,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *con, const ch
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 {
-    (void)cls;
     (void)con;
     struct rest_req *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
+    r->rs = cls;
     size_t n = strlen(uri);
     r->uri = malloc(n + 1);
     if (!r->uri) {
@@ -621,16 +664,13 @@ struct rest_server *rest_server_create(struct pg_server *srv, char *err, size_t 
         return NULL;
     }
     rs->srv = srv;
-    rs->rl = calloc(cfg->n_apps ? cfg->n_apps * 2 : 1, sizeof *rs->rl);
-    if (!rs->rl) {
+    rs->rl = calloc(2 * (size_t)srv->app_cap, sizeof *rs->rl);
+    rs->rl_limit = calloc(2 * (size_t)srv->app_cap, sizeof *rs->rl_limit);
+    if (!rs->rl || !rs->rl_limit) {
+        free(rs->rl_limit);
         snprintf(err, errlen, "rest: out of memory");
         free(rs);
         return NULL;
-    }
-    for (size_t i = 0; i < cfg->n_apps; i++) {
-        const struct pg_app *a = &cfg->apps[i];
-        pg_ratelimit_init(&rs->rl[2 * (size_t)a->idx], (double)a->max_backend_events_per_sec);
-        pg_ratelimit_init(&rs->rl[2 * (size_t)a->idx + 1], (double)a->max_read_requests_per_sec);
     }
     /* https: MHD takes the PEM text; the options are harmless no-ops without MHD_USE_TLS. */
     if (cfg->tls.cert) {
@@ -682,6 +722,7 @@ void rest_server_destroy(struct rest_server *rs)
     if (rs->d)
         MHD_stop_daemon(rs->d);
     free(rs->rl);
+    free(rs->rl_limit);
     if (rs->tls_key)
         explicit_bzero(rs->tls_key, strlen(rs->tls_key));
     free(rs->tls_key);

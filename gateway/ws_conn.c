@@ -126,6 +126,11 @@ int ws_conn_on_writable(struct ws_conn *c)
         c->qbytes -= m->len;
         int n = lws_write(c->wsi, pg_msg_data(m), m->len, LWS_WRITE_TEXT);
         ws_worker_count_out(c->w, m->len);
+        if (c->app) {
+            struct pg_app_stats *st = pg_server_stats(c->w->srv, c->w->id, c->app->idx);
+            pg_stat_add(&st->msgs_out, 1);
+            pg_stat_add(&st->bytes_out, m->len);
+        }
         pg_msg_unref(m);
         if (n < 0)
             return -1;

@@ -8,6 +8,7 @@
 
 #include "pg_chan_name.h"
 #include "pg_frame.h"
+#include "pg_hooks.h"
 #include "pg_iplimit.h"
 #include "pg_log.h"
 #include "pg_socket_id.h"
@@ -203,6 +204,7 @@ static int on_established(struct ws_worker *w, struct ws_conn *c, struct lws *ws
     uint64_t seq = atomic_fetch_add(&srv->sid_seq, 1) + 1;
     c->sidlen = (uint8_t)pg_socket_id_format(c->sid, sizeof c->sid, srv->node_tag, seq);
     atomic_fetch_add(&srv->conns, 1);
+    pg_stat_add(&pg_server_stats(srv, w->id, app->idx)->conns_new, 1);
     c->established = true;
 
     char data[128];
@@ -219,6 +221,7 @@ static void on_closed(struct ws_worker *w, struct ws_conn *c)
     if (c->established) {
         ws_unsubscribe_all(c);
         atomic_fetch_sub(&w->srv->conns, 1);
+        pg_stat_add(&pg_server_stats(w->srv, w->id, c->app->idx)->conns_closed, 1);
     }
     if (c->quota_counted)
         atomic_fetch_sub(&w->srv->app_conns[c->app->idx], 1);
@@ -292,8 +295,10 @@ static void client_event(struct ws_conn *c, const char *event, size_t elen, json
     if (!m)
         return;
     struct pg_server *srv = c->w->srv;
-    pg_bus_publish(srv->bus, pg_registry_mask(srv->reg, app->idx, ch, clen), app->idx, ch, clen, m,
-                   c->sid);
+    if (pg_bus_publish(srv->bus, pg_registry_mask(srv->reg, app->idx, ch, clen), app->idx, ch, clen,
+                       m, c->sid) >= 0)
+        pg_hooks_client_event(srv->hooks, app->idx, ch, clen, event, elen, dj, dlen, c->sid,
+                              sub->user_id, sub->ulen);
 }
 
 /* Pusher clients send data of pusher:* events as an object; older ones as a JSON string. */
@@ -311,6 +316,9 @@ static json_object *event_data(json_object *msg, json_object **owned)
 static void on_message(struct ws_conn *c, const char *buf, size_t len)
 {
     struct ws_worker *w = c->w;
+    struct pg_app_stats *st = pg_server_stats(w->srv, w->id, c->app->idx);
+    pg_stat_add(&st->msgs_in, 1);
+    pg_stat_add(&st->bytes_in, len);
     json_tokener_reset(w->tok);
     json_tokener_set_flags(w->tok, JSON_TOKENER_STRICT);
     json_object *msg = json_tokener_parse_ex(w->tok, buf, (int)len);

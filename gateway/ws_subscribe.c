@@ -12,6 +12,7 @@
 #include "pg_chan_auth.h"
 #include "pg_chan_name.h"
 #include "pg_frame.h"
+#include "pg_hooks.h"
 #include "ws_worker.h"
 
 #define PG_USER_ID_MAX 128
@@ -103,6 +104,13 @@ out:
 }
 
 /* Side effects after subscription_succeeded: cache replay, subscription count. */
+/* Subscription counts are tracked for the app's broadcast or its subscription_count webhook. */
+static bool counted(const struct ws_conn *c)
+{
+    return c->app->subscription_count ||
+           pg_hooks_wants(c->w->srv->hooks, c->app->idx, PG_HOOK_SUBSCRIPTION_COUNT);
+}
+
 static void after_join(struct ws_conn *c, const char *ch, size_t clen, unsigned kind)
 {
     struct pg_server *srv = c->w->srv;
@@ -111,10 +119,12 @@ static void after_join(struct ws_conn *c, const char *ch, size_t clen, unsigned 
             srv->cache ? pg_cache_get(srv->cache, c->app->idx, ch, clen, pg_now_ms()) : NULL;
         if (m)
             ws_conn_send_own(c, m);
-        else
+        else {
             ws_conn_send_own(c, pg_frame_str("pusher:cache_miss", ch, clen, "{}", 2));
+            pg_hooks_emit(srv->hooks, c->app->idx, PG_HOOK_CACHE_MISS, ch, clen, NULL, 0);
+        }
     }
-    if (c->app->subscription_count && !(kind & PG_CHAN_PRESENCE))
+    if (counted(c) && !(kind & PG_CHAN_PRESENCE))
         pg_registry_count_dirty(srv->reg, c->app->idx, ch, clen);
 }
 
@@ -296,7 +306,7 @@ static void leave(struct ws_conn *c, struct ws_sub *s)
         long left = pg_registry_unsub(srv->reg, k->app, k->name, k->len, c->w->id);
         if (s->kind & PG_CHAN_USER)
             ws_user_left(c, k->name, k->len, left);
-        else if (c->app->subscription_count && k->name[0] != '#' && left > 0)
+        else if (counted(c) && k->name[0] != '#' && left > 0)
             pg_registry_count_dirty(srv->reg, k->app, k->name, k->len);
     }
     ws_chanidx_remove(c->w->idx, c, s);

@@ -140,6 +140,24 @@ static void terminate(struct ws_worker *w, struct pg_bus_item *it)
         ws_conn_fail(k->ent[i].conn, 4009, "You got disconnected by the app.");
 }
 
+/* After a reload: point every connection at its app's new entry (same index), or close it when
+ * its app was removed (4001) or disabled (4003). */
+static void rebind(struct ws_worker *w)
+{
+    const struct pg_config *cfg = w->srv->cfg;
+    for (struct ws_conn *c = w->conns; c; c = c->next) {
+        if (!c->app)
+            continue;
+        const struct pg_app *na = pg_config_app_by_id(cfg, c->app->id, strlen(c->app->id));
+        if (!na)
+            ws_conn_fail(c, 4001, "Application does not exist");
+        else if (!na->enabled)
+            ws_conn_fail(c, 4003, "Application disabled");
+        else
+            c->app = na;
+    }
+}
+
 static void begin_shutdown(struct ws_worker *w)
 {
     if (w->shutdown_at)
@@ -181,6 +199,9 @@ void ws_worker_drain(struct ws_worker *w)
             break;
         case PG_BUS_TERMINATE:
             terminate(w, it);
+            break;
+        case PG_BUS_RELOAD:
+            rebind(w);
             break;
         }
         pg_bus_item_free(it);
