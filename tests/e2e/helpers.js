@@ -213,6 +213,9 @@ async function waitReady(srv, ports, timeoutMs = 15000) {
  * opts.config: top-level members merged over the defaults.
  * opts.apps: array of app entries (use makeApp); default one app from makeApp(opts.app).
  * opts.env: extra environment.
+ * opts.args: extra command-line arguments after --config FILE (e.g. ['--log-level', 'debug']).
+ * opts.config.port / opts.config.api_port (e.g. an earlier server's, to restart on its ports) are
+ * honoured: srv.port / srv.apiPort follow the config.
  */
 async function startServer(opts = {}) {
   const [port, apiPort] = await freePorts(2);
@@ -226,9 +229,9 @@ async function startServer(opts = {}) {
     apps,
   };
   const configPath = writeConfig(config);
-  const proc = spawnBinary(['--config', configPath], { env: opts.env || {} });
-  const srv = new Server(proc, { port, apiPort, config, configPath, apps, app: apps[0] });
-  await waitReady(srv, [port, apiPort], opts.readyTimeoutMs);
+  const proc = spawnBinary(['--config', configPath, ...(opts.args || [])], { env: opts.env || {} });
+  const srv = new Server(proc, { port: config.port, apiPort: config.api_port, config, configPath, apps, app: apps[0] });
+  await waitReady(srv, [config.port, config.api_port], opts.readyTimeoutMs);
   return srv;
 }
 
@@ -449,6 +452,25 @@ async function signedRequest(srv, opts) {
     try { res.body = JSON.parse(res.text); } catch (_) { res.body = undefined; }
   }
   return res;
+}
+
+/**
+ * Unsigned GET on api_port (/metrics, /health, /ready). opts: agent (e.g. a keep-alive
+ * http.Agent; default none), timeoutMs. Resolves {status, headers, text}; rejects on connection
+ * errors and timeouts (err.code 'TIMEOUT'). No openapi check (the caller decides).
+ */
+function httpGet(srv, p, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: HOST, port: srv.apiPort, method: 'GET', path: p, agent: opts.agent || false }, (r) => {
+      const chunks = [];
+      r.on('data', (c) => chunks.push(c));
+      r.on('end', () => resolve({ status: r.statusCode, headers: r.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      r.on('error', reject);
+    });
+    req.setTimeout(opts.timeoutMs || 5000, () => req.destroy(Object.assign(new Error(`timeout: GET ${p}`), { code: 'TIMEOUT' })));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -704,11 +726,18 @@ function wsUrl(srv, { key, path: p, query } = {}) {
 
 /**
  * Opens a raw ws client. By default waits for connection_established and records socketId.
- * opts: key, path, query, established (default true), maxPayload.
+ * opts: key, path, query, established (default true), maxPayload, headers (extra upgrade headers),
+ * url (whole URL, e.g. wss://...), wsOptions (extra `ws` client options, e.g. {ca}).
  */
 async function rawConnect(srv, opts = {}) {
   const url = opts.url || wsUrl(srv, opts);
-  const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 5000, maxPayload: opts.maxPayload || 100 * 1024 * 1024 });
+  const ws = new WebSocket(url, {
+    perMessageDeflate: false,
+    handshakeTimeout: 5000,
+    maxPayload: opts.maxPayload || 100 * 1024 * 1024,
+    ...(opts.headers ? { headers: opts.headers } : {}), // e.g. {'X-Forwarded-For': '10.0.0.1'}
+    ...(opts.wsOptions || {}), // e.g. {ca} for a wss:// opts.url
+  });
   const client = new RawClient(ws);
   await withTimeout(new Promise((resolve, reject) => {
     ws.once('open', resolve);
@@ -768,6 +797,7 @@ module.exports = {
   rest,
   ok,
   signedRequest,
+  httpGet,
   pusherClient,
   connected,
   subscribe,
