@@ -299,8 +299,9 @@ static int check_channel(struct pg_trigger_chan *out, struct json_object *v,
     out->len = (size_t)json_object_get_string_len(v);
     int rc = pg_chan_name_check(out->name, out->len, (long)app->max_channel_name_length);
     if (rc == -ENAMETOOLONG)
-        return fail(-ENAMETOOLONG, err, errlen, "%sChannel name too long (max %" PRId64 " chars)",
-                    pfx, app->max_channel_name_length);
+        return fail(-ENAMETOOLONG, err, errlen,
+                    "%sChannel name too long (max_channel_name_length %" PRId64 ")", pfx,
+                    app->max_channel_name_length);
     if (rc < 0 || memchr(out->name, 0, out->len))
         return fail(-EINVAL, err, errlen, "%sInvalid channel name", pfx);
     out->kind = pg_chan_classify(out->name, out->len);
@@ -329,8 +330,9 @@ static int parse_event(struct pg_trigger_event *ev, struct json_object *o,
     ev->nlen = (size_t)json_object_get_string_len(v);
     rc = pg_event_name_check(ev->name, ev->nlen, (long)app->max_event_name_length);
     if (rc == -ENAMETOOLONG)
-        return fail(-ENAMETOOLONG, err, errlen, "%sEvent name too long (max %" PRId64 " chars)",
-                    pfx, app->max_event_name_length);
+        return fail(-ENAMETOOLONG, err, errlen,
+                    "%sEvent name too long (max_event_name_length %" PRId64 ")", pfx,
+                    app->max_event_name_length);
     if (rc < 0 || memchr(ev->name, 0, ev->nlen))
         return fail(-EINVAL, err, errlen, "%sInvalid event name", pfx);
     if ((ev->nlen >= 7 && memcmp(ev->name, "pusher:", 7) == 0) ||
@@ -354,7 +356,8 @@ static int parse_event(struct pg_trigger_event *ev, struct json_object *o,
     }
     if (app->max_event_payload_in_kb >= 0 &&
         (int64_t)ev->dlen > app->max_event_payload_in_kb * 1024)
-        return fail(-EMSGSIZE, err, errlen, "%sEvent data too large (max %" PRId64 " KB)", pfx,
+        return fail(-EMSGSIZE, err, errlen,
+                    "%sEvent data too large (max_event_payload_in_kb %" PRId64 ")", pfx,
                     app->max_event_payload_in_kb);
 
     /* channels / channel */
@@ -373,7 +376,8 @@ static int parse_event(struct pg_trigger_event *ev, struct json_object *o,
             return fail(-EINVAL, err, errlen, "%schannels must not be empty", pfx);
         if (app->max_event_channels_at_once >= 0 &&
             (int64_t)named > app->max_event_channels_at_once)
-            return fail(-E2BIG, err, errlen, "%sToo many channels (max %" PRId64 ")", pfx,
+            return fail(-E2BIG, err, errlen,
+                        "%sToo many channels (max_event_channels_at_once %" PRId64 ")", pfx,
                         app->max_event_channels_at_once);
         for (size_t i = 0; i < named; i++) {
             rc =
@@ -492,7 +496,8 @@ int pg_trigger_parse(struct pg_trigger *t, const struct pg_app *app, const char 
             goto fail;
         }
         if (app->max_event_batch_size >= 0 && (int64_t)nev > app->max_event_batch_size) {
-            rc = fail(-E2BIG, err, errlen, "Too many events in batch (max %" PRId64 ")",
+            rc = fail(-E2BIG, err, errlen,
+                      "Too many events in batch (max_event_batch_size %" PRId64 ")",
                       app->max_event_batch_size);
             goto fail;
         }

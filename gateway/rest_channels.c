@@ -33,7 +33,10 @@ static int check_name(const struct rest_call *c, struct pg_buf *out)
     int rc = pg_chan_name_check(c->chan, c->clen, (long)c->app->max_channel_name_length);
     if (rc == -ENAMETOOLONG) {
         pg_server_count_limit(c->srv, PG_LIMIT_NAMES);
-        return rest__error(out, 400, "Channel name too long");
+        char msg[96];
+        snprintf(msg, sizeof msg, "Channel name too long (max_channel_name_length %ld)",
+                 (long)c->app->max_channel_name_length);
+        return rest__error(out, 400, msg);
     }
     if (rc < 0)
         return rest__error(out, 400, "Invalid channel name");

@@ -412,10 +412,10 @@ static void test_name_rules(void **state)
     assert_int_equal(t.ev[0].nlen, 200);
     pg_trigger_dispose(&t);
     snprintf(body, sizeof body, "{\"name\":\"%0201d\",\"data\":\"d\",\"channel\":\"c\"}", 0);
-    expect_fail(body, false, -ENAMETOOLONG, "Event name too long (max 200 chars)");
+    expect_fail(body, false, -ENAMETOOLONG, "Event name too long (max_event_name_length 200)");
     app.max_event_name_length = 5;
     expect_fail("{\"name\":\"abcdef\",\"data\":\"d\",\"channel\":\"c\"}", false, -ENAMETOOLONG,
-                "Event name too long (max 5 chars)");
+                "Event name too long (max_event_name_length 5)");
     assert_int_equal(parse(&t, "{\"name\":\"abcde\",\"data\":\"d\",\"channel\":\"c\"}", false), 0);
     pg_trigger_dispose(&t);
 }
@@ -438,7 +438,7 @@ static void test_data_size_limit(void **state)
     free(b);
 
     b = data_body(10241);
-    expect_fail(b, false, -EMSGSIZE, "Event data too large (max 10 KB)");
+    expect_fail(b, false, -EMSGSIZE, "Event data too large (max_event_payload_in_kb 10)");
     free(b);
 
     /* the limit counts decoded bytes: 10240 chars written as \u0061 escapes are fine */
@@ -464,7 +464,7 @@ static void test_data_size_limit(void **state)
     pg_trigger_dispose(&t);
     body[m] = 'y';
     memmove(body + m + 1, body + m, strlen(body + m) + 1); /* one byte more */
-    expect_fail(body, false, -EMSGSIZE, "max 1 KB");
+    expect_fail(body, false, -EMSGSIZE, "max_event_payload_in_kb 1");
 
     /* a batch item over the limit fails the batch with 413, naming the item */
     b = malloc(3000);
@@ -472,7 +472,7 @@ static void test_data_size_limit(void **state)
                    "{\"name\":\"e\",\"channel\":\"c\",\"data\":\"");
     memset(b + k, 'q', 1025);
     strcpy(b + k + 1025, "\"}]}");
-    expect_fail(b, true, -EMSGSIZE, "batch[1]: Event data too large (max 1 KB)");
+    expect_fail(b, true, -EMSGSIZE, "batch[1]: Event data too large (max_event_payload_in_kb 1)");
     free(b);
 }
 
@@ -504,7 +504,7 @@ static void test_channels_rules(void **state)
     assert_int_equal(parse(&t, body, false), 0);
     pg_trigger_dispose(&t);
     snprintf(body, sizeof body, "{\"name\":\"e\",\"data\":\"d\",\"channel\":\"%0201d\"}", 0);
-    expect_fail(body, false, -ENAMETOOLONG, "Channel name too long (max 200 chars)");
+    expect_fail(body, false, -ENAMETOOLONG, "Channel name too long (max_channel_name_length 200)");
 
     /* 100 channels ok, 101 refused; then a configured limit of 3 */
     char *b = channels_body(100);
@@ -514,11 +514,11 @@ static void test_channels_rules(void **state)
     pg_trigger_dispose(&t);
     free(b);
     b = channels_body(101);
-    expect_fail(b, false, -E2BIG, "Too many channels (max 100)");
+    expect_fail(b, false, -E2BIG, "Too many channels (max_event_channels_at_once 100)");
     free(b);
     app.max_event_channels_at_once = 3;
     b = channels_body(4);
-    expect_fail(b, false, -E2BIG, "Too many channels (max 3)");
+    expect_fail(b, false, -E2BIG, "Too many channels (max_event_channels_at_once 3)");
     free(b);
 }
 
@@ -649,11 +649,11 @@ static void test_batch_rules(void **state)
                "Missing name");
 
     char *b = batch_body(11);
-    expect_fail(b, true, -E2BIG, "Too many events in batch (max 10)");
+    expect_fail(b, true, -E2BIG, "Too many events in batch (max_event_batch_size 10)");
     free(b);
     app.max_event_batch_size = 2;
     b = batch_body(3);
-    expect_fail(b, true, -E2BIG, "Too many events in batch (max 2)");
+    expect_fail(b, true, -E2BIG, "Too many events in batch (max_event_batch_size 2)");
     free(b);
     b = batch_body(2);
     assert_int_equal(parse(&t, b, true), 0);
