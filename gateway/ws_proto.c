@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pg_chan_name.h"
+#include "pg_debug.h"
 #include "pg_frame.h"
 #include "pg_hooks.h"
 #include "pg_iplimit.h"
@@ -170,7 +171,7 @@ static int on_established(struct ws_worker *w, struct ws_conn *c, struct lws *ws
         ws_conn_fail(c, qcode, qmsg);
         return 0;
     }
-    if (srv->cfg->require_tls && !lws_is_ssl(wsi)) {
+    if (srv->cfg->require_tls && lws_get_opaque_user_data(wsi) != &ws_tls_mark) {
         ws_conn_fail(c, 4000, "Application only accepts SSL connections, reconnect using wss://");
         return 0;
     }
@@ -206,6 +207,7 @@ static int on_established(struct ws_worker *w, struct ws_conn *c, struct lws *ws
     atomic_fetch_add(&srv->conns, 1);
     pg_stat_add(&pg_server_stats(srv, w->id, app->idx)->conns_new, 1);
     c->established = true;
+    pg_debug_mirror(srv, app->idx, "connected", PG_DBG_SID(c->sid), PG_DBG_END);
 
     char data[128];
     int n = snprintf(data, sizeof data, "{\"socket_id\":\"%s\",\"activity_timeout\":%d}", c->sid,
@@ -220,6 +222,7 @@ static void on_closed(struct ws_worker *w, struct ws_conn *c)
         return; /* never reached ESTABLISHED */
     if (c->established) {
         ws_unsubscribe_all(c);
+        pg_debug_mirror(w->srv, c->app->idx, "disconnected", PG_DBG_SID(c->sid), PG_DBG_END);
         atomic_fetch_sub(&w->srv->conns, 1);
         pg_stat_add(&pg_server_stats(w->srv, w->id, c->app->idx)->conns_closed, 1);
     }
@@ -299,6 +302,9 @@ static void client_event(struct ws_conn *c, const char *event, size_t elen, json
                        m, c->sid) >= 0)
         pg_hooks_client_event(srv->hooks, app->idx, ch, clen, event, elen, dj, dlen, c->sid,
                               sub->user_id, sub->ulen);
+    pg_debug_mirror(srv, app->idx, "client_event", PG_DBG_C(ch), PG_DBG_S("event", event),
+                    PG_DBG_SID(c->sid), PG_DBG_S("user_id", sub->user_id),
+                    PG_DBG_D("data", dj, dlen), PG_DBG_END);
 }
 
 /* Pusher clients send data of pusher:* events as an object; older ones as a JSON string. */

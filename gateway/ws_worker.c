@@ -168,14 +168,20 @@ static void begin_shutdown(struct ws_worker *w)
     lws_sul_schedule(w->ctx, 0, &w->sweep, sweep, SWEEP_US / 10);
 }
 
+const char ws_tls_mark;
+
 /* The acceptor sniffed the first byte (ws_accept.c), so a plain ws:// client on a TLS port is
  * adopted as plain HTTP and can be told 4000, while a TLS client gets the handshake. */
 static struct lws *adopt(struct ws_worker *w, int fd, bool tls)
 {
-    lws_sock_file_fd_type u;
-    u.sockfd = fd;
-    return lws_adopt_descriptor_vhost(
-        w->vh, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (tls ? LWS_ADOPT_ALLOW_SSL : 0), u, NULL, NULL);
+    lws_adopt_desc_t d;
+    memset(&d, 0, sizeof d);
+    d.vh = w->vh;
+    d.type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (tls ? LWS_ADOPT_ALLOW_SSL : 0);
+    d.fd.sockfd = fd;
+    /* lws_is_ssl() answers for the vhost, not the socket: remember what the sniffing saw. */
+    d.opaque = tls ? (void *)&ws_tls_mark : NULL;
+    return lws_adopt_descriptor_vhost_via_info(&d);
 }
 
 /* Called on LWS_CALLBACK_EVENT_WAIT_CANCELLED: take the whole inbox, work outside its lock. */

@@ -42,6 +42,9 @@ int ws_worker_start(struct ws_worker *w);
 void ws_worker_join(struct ws_worker *w);
 void ws_worker_dispose(struct ws_worker *w); /* zeroed: no-op */
 
+/* The opaque user data of a wsi adopted as TLS (see adopt() in ws_worker.c). */
+extern const char ws_tls_mark;
+
 /* Takes the worker's whole inbox and acts on it (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */
 void ws_worker_drain(struct ws_worker *w);
 
