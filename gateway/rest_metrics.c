@@ -42,6 +42,21 @@ static void sum_chan(void *ctx, const char *ch, size_t len, const struct pg_chan
     s->members += st->users;
 }
 
+/* A label value: Prometheus escapes only backslash, double quote and newline. */
+static void label(struct pg_buf *o, const char *v)
+{
+    pg_buf_put(o, "\"", 1);
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            pg_buf_put(o, "\\", 1);
+        if (*v == '\n')
+            pg_buf_put(o, "\\n", 2);
+        else
+            pg_buf_put(o, v, 1);
+    }
+    pg_buf_put(o, "\"", 1);
+}
+
 static void head(struct pg_buf *o, const char *p, const char *name, const char *type,
                  const char *help)
 {
@@ -63,7 +78,7 @@ static void per_app(struct pg_buf *o, struct pg_server *srv, const char *p, cons
             v += pg_stat_get((atomic_uint_fast64_t *)((char *)st + field));
         }
         pg_buf_printf(o, "%s%s{app_id=", p, name);
-        pg_buf_json_str(o, cfg->apps[a].id, strlen(cfg->apps[a].id));
+        label(o, cfg->apps[a].id);
         pg_buf_printf(o, "} %llu\n", (unsigned long long)v);
     }
 }
@@ -84,7 +99,7 @@ void rest__metrics(struct pg_server *srv, struct pg_buf *o)
             out += pg_stat_get(&st->conns_closed);
         }
         pg_buf_printf(o, "%sconnected{app_id=", p);
-        pg_buf_json_str(o, cfg->apps[a].id, strlen(cfg->apps[a].id));
+        label(o, cfg->apps[a].id);
         pg_buf_printf(o, "} %lld\n", (long long)(in - out));
     }
     per_app(o, srv, p, "new_connections_total", "counter", "WebSocket connections opened.",
@@ -122,7 +137,7 @@ void rest__metrics(struct pg_server *srv, struct pg_buf *o)
                 continue;
             long v = g == 0 ? sums[a].channels : g == 1 ? sums[a].subs : sums[a].members;
             pg_buf_printf(o, "%s%s{app_id=", p, gauges[g][0]);
-            pg_buf_json_str(o, cfg->apps[a].id, strlen(cfg->apps[a].id));
+            label(o, cfg->apps[a].id);
             pg_buf_printf(o, "} %ld\n", v);
         }
     }

@@ -69,6 +69,9 @@ enum rest_route {
     ROUTE_CHANNEL,   /* GET  /apps/{id}/channels/{name} */
     ROUTE_USERS,     /* GET  /apps/{id}/channels/{name}/users */
     ROUTE_TERMINATE, /* POST /apps/{id}/users/{user_id}/terminate_connections */
+    ROUTE_CONSOLE,   /* GET /console (debug_console only; unsigned page, rest_console.c) */
+    /* GET /apps/{id}/console/state (debug_console only) */
+    ROUTE_CONSOLE_STATE,
 };
 
 /* One request. Owner: MHD's thread; lives from the URI log callback to NOTIFY_COMPLETED. */
@@ -155,6 +158,10 @@ static void route(struct rest_req *r)
         r->route = ROUTE_METRICS;
         return;
     }
+    if (span_is(p, r->plen, "/console") && r->rs->srv->cfg->debug_console) {
+        r->route = ROUTE_CONSOLE;
+        return;
+    }
     if (r->plen < 6 || memcmp(p, "/apps/", 6) != 0)
         return;
     const char *id = p + 6, *slash = memchr(id, '/', (size_t)(end - id));
@@ -170,6 +177,8 @@ static void route(struct rest_req *r)
         r->route = ROUTE_BATCH;
     } else if (span_is(rest, rn, "/channels")) {
         r->route = ROUTE_CHANNELS;
+    } else if (span_is(rest, rn, "/console/state") && r->rs->srv->cfg->debug_console) {
+        r->route = ROUTE_CONSOLE_STATE;
     } else if (rn > 10 && memcmp(rest, "/channels/", 10) == 0) {
         const char *name = rest + 10, *s2 = memchr(name, '/', (size_t)(end - name));
         if (!s2) {
@@ -286,7 +295,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *con, struct rest_req *r, 
         struct pg_app_stats *st = pg_server_stats(r->rs->srv, r->rs->srv->nworkers, r->app->idx);
         pg_stat_add(&st->http_calls, 1);
         pg_stat_add(&st->http_bytes_in, r->body.len);
-        pg_stat_add(&st->http_bytes_out, b->len);
+        pg_stat_add(&st->http_bytes_out, len);
     }
     enum MHD_Result ret = MHD_queue_response(con, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -354,7 +363,7 @@ static enum MHD_Result begin(struct rest_server *rs, struct MHD_Connection *con,
     if (r->route == ROUTE_NONE)
         return early(con, r, body, 404, "Not found", NULL);
     if (r->route == ROUTE_ROOT || r->route == ROUTE_READY || r->route == ROUTE_HEALTH ||
-        r->route == ROUTE_METRICS) {
+        r->route == ROUTE_METRICS || r->route == ROUTE_CONSOLE) {
         if (strcmp(method, "GET") != 0)
             return early(con, r, body, 405, "Method not allowed", "GET");
         return MHD_YES;
@@ -395,9 +404,9 @@ static struct pg_ratelimit *bucket(struct rest_server *rs, const struct pg_app *
 {
     size_t i = 2 * (size_t)app->idx + (size_t)which;
     int64_t limit = which ? app->max_read_requests_per_sec : app->max_backend_events_per_sec;
-    if (rs->rl_limit[i] != limit + 1) { /* +1: a stored 0 means "never set up" */
+    if (rs->rl_limit[i] != limit + 2) { /* limits are >= -1; a stored 0 means "never set up" */
         pg_ratelimit_init(&rs->rl[i], (double)limit);
-        rs->rl_limit[i] = limit + 1;
+        rs->rl_limit[i] = limit + 2;
     }
     return &rs->rl[i];
 }
@@ -425,6 +434,8 @@ static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con
         pg_buf_dispose(&m);
         return ret;
     }
+    if (r->route == ROUTE_CONSOLE)
+        return rest__console_page(con, rs->srv->cfg) ? MHD_YES : MHD_NO;
     if (r->route == ROUTE_READY)
         return atomic_load(&rs->srv->stopping) ? send_error(con, r, 503, "Stopping", NULL)
                                                : send_json(con, r, 200, "{\"ok\":true}");
@@ -514,6 +525,9 @@ static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con
         break;
     case ROUTE_TERMINATE:
         h = rest__terminate;
+        break;
+    case ROUTE_CONSOLE_STATE:
+        h = rest__console_state;
         break;
     default:
         break;
