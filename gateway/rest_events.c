@@ -20,6 +20,7 @@
 #include "pg_cache.h"
 #include "pg_chan_name.h"
 #include "pg_clock.h"
+#include "pg_debug.h"
 #include "pg_e2e.h"
 #include "pg_frame.h"
 #include "pg_log.h"
@@ -174,6 +175,7 @@ static int trigger(const struct rest_call *c, struct pg_buf *out, bool batch)
         PG_LOG(PG_LOG_ERROR, "rest", "app %s: out of memory while publishing", c->app->id);
         return rest__error(out, 500, "Out of memory");
     }
+    pg_debug_trigger(c->srv, c->app->idx, &t);
 
     /* Counts are read after delivery, independently of it (spec 9.3). */
     pg_buf_reset(out);

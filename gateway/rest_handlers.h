@@ -38,6 +38,12 @@ int rest__users(const struct rest_call *c, struct pg_buf *out); /* GET .../chann
 /* POST .../users/{user_id}/terminate_connections (c->chan is the decoded user id). */
 int rest__terminate(const struct rest_call *c, struct pg_buf *out);
 
+/* Debug console (debug_console on), in rest_console.c: GET .../console/state, and GET /console,
+ * which queues the page with its security headers on con and returns MHD_YES or MHD_NO. */
+int rest__console_state(const struct rest_call *c, struct pg_buf *out);
+struct MHD_Connection;
+int rest__console_page(struct MHD_Connection *con, const struct pg_config *cfg);
+
 /* GET /metrics body (Prometheus text). In rest_metrics.c. */
 void rest__metrics(struct pg_server *srv, struct pg_buf *out);
 

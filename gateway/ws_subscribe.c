@@ -11,6 +11,7 @@
 #include "pg_cache.h"
 #include "pg_chan_auth.h"
 #include "pg_chan_name.h"
+#include "pg_debug.h"
 #include "pg_frame.h"
 #include "pg_hooks.h"
 #include "ws_worker.h"
@@ -126,6 +127,7 @@ static void after_join(struct ws_conn *c, const char *ch, size_t clen, unsigned 
     }
     if (counted(c) && !(kind & PG_CHAN_PRESENCE))
         pg_registry_count_dirty(srv->reg, c->app->idx, ch, clen);
+    pg_debug_mirror(srv, c->app->idx, "subscribed", PG_DBG_SID(c->sid), PG_DBG_C(ch), PG_DBG_END);
 }
 
 long ws_sub_internal(struct ws_conn *c, const char *ch, size_t len, unsigned kind)
@@ -137,6 +139,32 @@ long ws_sub_internal(struct ws_conn *c, const char *ch, size_t len, unsigned kin
     if (n < 0)
         ws_chanidx_remove(c->w->idx, c, s);
     return n;
+}
+
+/* "#debug", the debug console's stream (pg_debug.h), with debug_console on: for a socket whose
+ * subscription is signed with the app secret like a private channel's. */
+static void debug_subscribe(struct ws_conn *c, json_object *data)
+{
+    const struct pg_app *app = c->app;
+    json_object *ja = json_object_object_get(data, "auth");
+    const char *auth = json_object_is_type(ja, json_type_string) ? json_object_get_string(ja) : "";
+    if (pg_chan_auth_verify(app->key, strlen(app->key), app->secret, app->secret_len, c->sid,
+                            c->sidlen, PG_DEBUG_CHANNEL, PG_DEBUG_CHANNEL_LEN, NULL, 0, auth,
+                            strlen(auth), NULL, 0) != 0) {
+        sub_error(c, PG_DEBUG_CHANNEL, PG_DEBUG_CHANNEL_LEN, "AuthError",
+                  "Invalid signature for #debug: expected <key>:<HMAC SHA256 hex of "
+                  "socket_id:#debug with the app secret>",
+                  401);
+        return;
+    }
+    if (ws_conn_authorize(c) < 0)
+        return;
+    if (!ws_chanidx_sub_of(c, app->idx, PG_DEBUG_CHANNEL, PG_DEBUG_CHANNEL_LEN) &&
+        ws_sub_internal(c, PG_DEBUG_CHANNEL, PG_DEBUG_CHANNEL_LEN, PG_CHAN_PUBLIC) < 0) {
+        ws_conn_error(c, -1, "Server out of memory");
+        return;
+    }
+    succeeded(c, PG_DEBUG_CHANNEL, PG_DEBUG_CHANNEL_LEN, NULL);
 }
 
 void ws_subscribe(struct ws_conn *c, json_object *data)
@@ -152,6 +180,11 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
     const char *ch = json_object_get_string(jch);
     size_t clen = (size_t)json_object_get_string_len(jch);
     char msg[512];
+    if (srv->cfg->debug_console && clen == PG_DEBUG_CHANNEL_LEN &&
+        memcmp(ch, PG_DEBUG_CHANNEL, clen) == 0) {
+        debug_subscribe(c, data);
+        return;
+    }
     if (clen > 0 && ch[0] == '#' && !ws_chanidx_sub_of(c, app->idx, ch, clen)) {
         /* '#' names are the server's own (spec 5.2); a socket holds its #server-to-user- channel
          * from sign-in on, so only that one is confirmed below. */
@@ -291,6 +324,9 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
     } else {
         succeeded(c, ch, clen, roster.oom ? NULL : &roster);
         after_join(c, ch, clen, kind);
+        if (rc == 1)
+            pg_debug_mirror(srv, app->idx, "member_added", PG_DBG_C(ch), PG_DBG_S("user_id", uid),
+                            PG_DBG_END);
     }
     pg_buf_dispose(&roster);
 }
@@ -299,9 +335,12 @@ static void leave(struct ws_conn *c, struct ws_sub *s)
 {
     struct pg_server *srv = c->w->srv;
     struct ws_chan *k = s->ch;
+    pg_debug_mirror(srv, k->app, "unsubscribed", PG_DBG_SID(c->sid), PG_DBG_C(k->name), PG_DBG_END);
     if (s->kind & PG_CHAN_PRESENCE) {
-        pg_registry_presence_leave(srv->reg, k->app, k->name, k->len, c->w->id, s->user_id,
-                                   s->ulen);
+        if (pg_registry_presence_leave(srv->reg, k->app, k->name, k->len, c->w->id, s->user_id,
+                                       s->ulen) == 1)
+            pg_debug_mirror(srv, k->app, "member_removed", PG_DBG_C(k->name),
+                            PG_DBG_S("user_id", s->user_id), PG_DBG_END);
     } else {
         long left = pg_registry_unsub(srv->reg, k->app, k->name, k->len, c->w->id);
         if (s->kind & PG_CHAN_USER)

@@ -3,7 +3,8 @@
 # Skips apt entirely when everything is already installed (unless --force).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang-format
-      libwebsockets-dev libmicrohttpd-dev libsodium-dev libjson-c-dev libssl-dev libcmocka-dev libcurl4-openssl-dev)
+      libwebsockets-dev libmicrohttpd-dev libsodium-dev libjson-c-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
+      chromium) # chromium: the debug console's browser test (tests/e2e/13-console.test.js)
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
