@@ -378,8 +378,9 @@ static void ingest(struct pg_hooks *h, struct pg_hook_rec *r, int64_t now)
             pend_remove(h, p);
             release(h, old);
         }
-        if (pend_add(h, cls, r->app, r->ch, r->clen, uid, ulen, now + cfg->webhook_debounce_ms, r) <
-            0)
+        /* The delay counts from the leave itself, not from when pg-hook got to it. */
+        if (pend_add(h, cls, r->app, r->ch, r->clen, uid, ulen,
+                     r->mono_ms + cfg->webhook_debounce_ms, r) < 0)
             release(h, r); /* out of memory: send it undebounced */
         return;
     case PG_HOOK_CHANNEL_OCCUPIED:

@@ -110,6 +110,11 @@ void ws_conn_fail(struct ws_conn *c, int code, const char *message)
 {
     if (c->closing)
         return;
+    /* One line per close the server decides, naming the reason; shutdown closes (4200) and
+     * handshake refusals of unknown keys or paths are routine, so they stay at debug. */
+    bool routine = code == 4200 || code == 4001 || code == 4005;
+    PG_LOG(routine ? PG_LOG_DEBUG : PG_LOG_INFO, "ws", "socket %s (app %s) closed %d: %s",
+           c->sid[0] ? c->sid : "-", c->app ? c->app->id : "-", code, message);
     if (code >= 4000)
         ws_conn_error(c, code, message);
     set_close(c, code, message);

@@ -136,6 +136,14 @@ static void assert_top_defaults(const struct pg_config *c)
     assert_int_equal(c->n_trusted_proxies, 0);
     assert_false(c->require_protocol);
     assert_string_equal(c->log_level, "info");
+    assert_int_equal(c->webhook_batch_ms, 50);
+    assert_int_equal(c->webhook_batch_max, 100);
+    assert_int_equal(c->webhook_queue_max, 10000);
+    assert_int_equal(c->webhook_timeout_ms, 10000);
+    assert_int_equal(c->webhook_retry_min_ms, 1000);
+    assert_int_equal(c->webhook_retry_max_ms, 60000);
+    assert_int_equal(c->webhook_retry_window_s, 300);
+    assert_int_equal(c->webhook_debounce_ms, 3000);
 }
 
 static void test_no_file_defaults(void **state)
@@ -430,6 +438,8 @@ static const struct bad_case bad_cases[] = {
      "apps[0].enabled: expected true or false, got \"yes\"", NULL},
     {"log_level", "{\"log_level\": \"verbose\"}",
      "log_level: expected one of error, warn, info, debug, got \"verbose\"", NULL},
+    {"hook_batch_max", "{\"webhook_batch_max\": 0}",
+     "webhook_batch_max: expected an integer from 1 to 10000, got 0", NULL},
     {"hook_event",
      APP_WITH(", \"webhooks\": [{\"url\": \"https://h.example/x\", \"event_types\": "
               "[\"member_added\", \"channel_exploded\"]}]"),
