@@ -702,14 +702,15 @@ struct rest_server *rest_server_create(struct pg_server *srv, char *err, size_t 
         }
         flags |= MHD_USE_TLS;
     }
+    /* The https options go last, and only with MHD_USE_TLS: MHD warns about them otherwise. */
     rs->d = MHD_start_daemon(
         flags, (uint16_t)cfg->api_port, NULL, NULL, on_access, rs,
         /* first, or MHD logs the earlier options' messages to stderr */
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, rs, MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_CONNECTION_TIMEOUT, REST_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
         REST_CONN_LIMIT, MHD_OPTION_URI_LOG_CALLBACK, on_uri, rs, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, rs, MHD_OPTION_HTTPS_MEM_CERT, rs->tls_cert ? rs->tls_cert : "",
-        MHD_OPTION_HTTPS_MEM_KEY, rs->tls_key ? rs->tls_key : "", MHD_OPTION_END);
+        on_completed, rs, rs->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, rs->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, rs->tls_key, MHD_OPTION_END);
     if (!rs->d) {
         snprintf(err, errlen, "rest: cannot listen on %s:%d (port in use, or a bad TLS key?)", host,
                  cfg->api_port);
