@@ -84,8 +84,12 @@ static int merge_apps(const struct pg_server *srv, const struct pg_config *cur, 
                          n->apps[j].id);
                 return -EINVAL;
             }
-        } else if (!same_hooks(old, &n->apps[j])) {
-            snprintf(err, errlen, "the webhooks of app \"%s\" changed: restart to apply them",
+        } else if (!same_hooks(old, &n->apps[j]) ||
+                   (old->n_webhooks && (strcmp(old->key, n->apps[j].key) != 0 ||
+                                        strcmp(old->secret, n->apps[j].secret) != 0))) {
+            snprintf(err, errlen,
+                     "the webhooks of app \"%s\" (or the key or secret that signs them) changed: "
+                     "restart to apply them",
                      old->id);
             return -EINVAL;
         }
