@@ -20,6 +20,7 @@
 #include "pg_rand.h"
 #include "pg_server.h"
 #include "rest_server.h"
+#include "srv_redis.h"
 #include "srv_reload.h"
 #include "ws_accept.h"
 #include "ws_worker.h"
@@ -151,11 +152,22 @@ int main(int argc, char **argv)
             fprintf(stderr, "pushgate: %s\n", err);
             goto out;
         }
+    /* Cluster mode: created before the workers, which publish client events through it. */
+    if (cfg.redis_url && !(srv.redis = srv_redis_create(&srv, err, sizeof err))) {
+        fprintf(stderr, "pushgate: %s\n", err);
+        goto out;
+    }
     for (; started < srv.nworkers; started++)
         if (ws_worker_start(&workers[started]) < 0) {
             fprintf(stderr, "pushgate: cannot start worker thread\n");
             goto out;
         }
+    /* pg-redis delivers into the workers; it links to Redis (if it answers) before any client
+     * can connect. */
+    if (srv.redis && srv_redis_start(srv.redis) < 0) {
+        fprintf(stderr, "pushgate: cannot start the Redis thread\n");
+        goto out;
+    }
     /* Listeners open last: a port that accepts means the gateway is ready. */
     if (ws_accept_open(&acc, &srv, workers, err, sizeof err) < 0) {
         fprintf(stderr, "pushgate: WebSocket listener: %s\n", err);
@@ -198,11 +210,15 @@ out:
         if (it)
             pg_bus_push(srv.bus, i, it);
     }
+    srv_redis_stop(srv.redis); /* nothing more from other nodes into closing workers */
     for (unsigned i = 0; i < started; i++)
         ws_worker_join(&workers[i]);
     /* Every leave has been emitted now: flush the webhooks, then give up what is left. */
     pg_hooks_stop(srv.hooks, pg_now_ms() + 5000);
     rest_server_destroy(rest); /* /metrics may read the hook counters until here */
+    /* After REST and the workers, which publish through it. */
+    srv_redis_destroy(srv.redis);
+    srv.redis = NULL;
     pg_hooks_destroy(srv.hooks);
     srv.hooks = NULL;
     if (srv.bus)

@@ -76,9 +76,9 @@ int pg_cluster_msg_encode(const struct pg_cluster_msg *m, char *out, size_t cap,
     if (cap < need)
         return -ENOBUFS;
     char head[PG_CLUSTER_HEADER_MAX + 1];
-    int hn = snprintf(head, sizeof head, MAGIC "%016llx %s %zu %zu %zu\n",
-                      (unsigned long long)m->origin, pg_cluster_kind_name(m->kind), m->alen,
-                      m->elen, m->clen);
+    int hn =
+        snprintf(head, sizeof head, MAGIC "%016llx %s %zu %zu %zu\n", (unsigned long long)m->origin,
+                 pg_cluster_kind_name(m->kind), m->alen, m->elen, m->clen);
     if (hn < 0 || (size_t)hn >= sizeof head)
         return -EINVAL; /* cannot happen within the limits */
     char *p = out;
@@ -171,7 +171,9 @@ static bool other_version(const char *s, size_t len)
 int pg_cluster_msg_decode(struct pg_cluster_msg *m, const char *s, size_t len)
 {
     memset(m, 0, sizeof *m);
-    if (!s || len < MAGIC_LEN || memcmp(s, MAGIC, MAGIC_LEN) != 0)
+    if (!s)
+        return -EINVAL;
+    if (len < MAGIC_LEN || memcmp(s, MAGIC, MAGIC_LEN) != 0)
         return other_version(s, len) ? -EPROTONOSUPPORT : -EINVAL;
     const char *nl = memchr(s, '\n', len < PG_CLUSTER_HEADER_MAX ? len : PG_CLUSTER_HEADER_MAX);
     if (!nl)

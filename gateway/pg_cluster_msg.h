@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PG_CLUSTER_APP_MAX 1024     /* app id bytes */
-#define PG_CLUSTER_EXCEPT_MAX 47    /* socket id bytes (PG_SID_MAX - 1); printable ASCII only */
+#define PG_CLUSTER_APP_MAX 1024      /* app id bytes */
+#define PG_CLUSTER_EXCEPT_MAX 47     /* socket id bytes (PG_SID_MAX - 1); printable ASCII only */
 #define PG_CLUSTER_CHANNEL_MAX 65535 /* channel name bytes */
 #define PG_CLUSTER_FRAME_MAX (16u << 20)
 #define PG_CLUSTER_HEADER_MAX 64 /* the header line, '\n' included, is never longer */

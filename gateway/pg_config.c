@@ -6,6 +6,7 @@
  * Thread: main, before other threads start. Never logs: failures become one line in err.
  */
 #include "pg_config_int.h"
+#include "pg_redis_url.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -139,6 +140,13 @@ static const struct cfg_opt top_opts[] = {
             "Delay of channel_vacated and member_removed webhooks; both are dropped with the "
             "matching channel_occupied / member_added when the channel is re-occupied or the "
             "user re-joins within it (as Pusher). 0 = no delay."),
+    OPT_STR(C, "redis_url", "PUSHGATE_REDIS_URL", redis_url, CFG_F_SECRET, NULL,
+            "Cluster mode: redis://[[user]:password@]host[:port][/db] of the Redis that joins "
+            "several pushgate nodes (events, client events, server-to-user and terminate reach "
+            "every node). Absent: one node, no Redis."),
+    OPT_STR(C, "redis_prefix", "PUSHGATE_REDIS_PREFIX", redis_prefix, 0, "pushgate",
+            "First part of every Redis channel and key (1 to 64 of A-Z a-z 0-9 _ - . : { }), so "
+            "deployments sharing one Redis stay apart."),
     OPT_LIST("apps", 0, pg_config__parse_apps, pg_config__free_apps, NULL,
              "an array of app objects",
              "Applications (keys below). Absent or empty: the embedded demo app app-id / app-key "
@@ -448,6 +456,38 @@ static int auto_workers(void)
     return (int)(w > CFG_MAX_WORKERS ? CFG_MAX_WORKERS : w);
 }
 
+/* redis_url and redis_prefix: checked once both sources are read, so errors name where the value
+ * came from (the variable wins over the file). The URL is never echoed: it may hold a password. */
+static int cluster_check(struct cfg_ld *ld, struct pg_config *cfg)
+{
+    const char *file = ld->file;
+    char why[160];
+    int rc = 0;
+    if (cfg->redis_url) {
+        struct pg_redis_url u;
+        if (pg_redis_url_parse(&u, cfg->redis_url, why, sizeof why) < 0) {
+            bool env = getenv("PUSHGATE_REDIS_URL") != NULL;
+            ld->file = env ? NULL : file;
+            rc = pg_config__fail(ld, -EINVAL, env ? "PUSHGATE_REDIS_URL" : "redis_url",
+                                 "expected redis://[[user]:password@]host[:port][/db]: %s", why);
+        }
+        pg_redis_url_dispose(&u);
+    }
+    size_t n = strlen(cfg->redis_prefix);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:{}",
+                    cfg->redis_prefix[i]) != NULL;
+    if (rc == 0 && !ok) {
+        bool env = getenv("PUSHGATE_REDIS_PREFIX") != NULL;
+        ld->file = env ? NULL : file;
+        rc = pg_config__fail(ld, -EINVAL, env ? "PUSHGATE_REDIS_PREFIX" : "redis_prefix",
+                             "expected 1 to 64 of A-Z a-z 0-9 _ - . : { }");
+    }
+    ld->file = file;
+    return rc;
+}
+
 /* ---- public ---------------------------------------------------------------------------------- */
 
 int pg_config_load(struct pg_config *cfg, const char *path, char *err, size_t errlen)
@@ -464,6 +504,8 @@ int pg_config_load(struct pg_config *cfg, const char *path, char *err, size_t er
         rc = load_env(&ld, &pg_config__top, cfg);
     if (rc == 0)
         rc = default_app(&ld, cfg);
+    if (rc == 0)
+        rc = cluster_check(&ld, cfg);
     if (rc < 0) {
         pg_config_dispose(cfg);
         return rc;

@@ -87,6 +87,8 @@ struct pg_config {
     int webhook_retry_max_ms;   /* 60000: ... up to this */
     int webhook_retry_window_s; /* 300: a batch failing for this long is dropped */
     int webhook_debounce_ms;    /* 3000: channel_vacated / member_removed delay */
+    char *redis_url;    /* NULL: single node; redis://[[user]:password@]host[:port][/db], checked */
+    char *redis_prefix; /* "pushgate": first part of every Redis key and channel */
     struct pg_app *apps;
     size_t n_apps;
     bool default_app; /* true when the embedded demo app (no "apps" given) is in use */

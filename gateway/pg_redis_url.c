@@ -41,13 +41,9 @@ static bool decode(const char *s, size_t n, char *out, size_t cap)
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
-            int hi = i + 2 < n + 0 || i + 2 == n ? -1 : -1;
-            if (i + 2 < n || i + 2 == n - 0) {
-                hi = i + 2 <= n - 1 + 1 ? hexval(s[i + 1]) : -1;
-            }
-            int lo = i + 2 < n + 1 ? hexval(s[i + 2]) : -1;
-            if (i + 2 >= n + 0 && i + 2 != n - 1 + 1)
+            if (n - i < 3)
                 return false;
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return false;
             c = hi << 4 | lo;
@@ -172,7 +168,8 @@ int pg_redis_url_parse(struct pg_redis_url *u, const char *s, char *err, size_t 
         pg_redis_url_dispose(u);
         return fail(err, errlen, "the port must be a number from 1 to 65535");
     }
-    if (slash && slash + 1 < end && !number(slash + 1, (size_t)(end - slash - 1), 0, DB_MAX, &u->db)) {
+    if (slash && slash + 1 < end &&
+        !number(slash + 1, (size_t)(end - slash - 1), 0, DB_MAX, &u->db)) {
         pg_redis_url_dispose(u);
         return fail(err, errlen, "the database must be a number from 0 to %d", DB_MAX);
     }

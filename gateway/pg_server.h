@@ -34,6 +34,7 @@ enum pg_limit {
 struct pg_cache;
 struct pg_iplimit;
 struct pg_hooks;
+struct srv_redis;
 
 struct pg_server {
     /* The current configuration. SIGHUP swaps in a new one (only its app list may differ);
@@ -52,6 +53,7 @@ struct pg_server {
     struct pg_cache *cache;     /* last event of each cache channel */
     struct pg_iplimit *iplimit; /* NULL when no per-IP limit is configured */
     struct pg_hooks *hooks;     /* webhooks (pg-hook thread); NULL-safe calls */
+    struct srv_redis *redis;    /* cluster link (pg-redis thread); NULL in single-node mode */
     atomic_ulong limit_hits[PG_LIMIT__COUNT];
     struct pg_app_stats *stats; /* (nworkers + 1) * app_cap rows, see pg_stats.h */
     int64_t started_ms;

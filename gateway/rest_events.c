@@ -10,6 +10,8 @@
  * never one per subscriber. Cache channels (spec 4.8) keep a copy of that frame in srv->cache.
  * Plaintext for a private-encrypted- channel of an app with a master key (spec 6.3) is encrypted
  * here, with a fresh random nonce per channel; the key is wiped after use and never logged.
+ * Cluster mode: each frame also goes, as built, to srv_redis for the other nodes (even when this
+ * node has no subscriber of the channel), with the request's socket_id as the exclusion.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -27,6 +29,7 @@
 #include "pg_registry.h"
 #include "pg_trigger.h"
 #include "rest_handlers.h"
+#include "srv_redis.h"
 
 /* The data to send for ev on ch: ev's own bytes, or (ev->encrypt) a fresh envelope in enc under
  * the channel's key with a random nonce. The key never leaves this function's stack. */
@@ -83,7 +86,7 @@ static int deliver(const struct rest_call *c, const struct pg_trigger *t)
             uint64_t mask = pg_registry_mask(reg, app, ch->name, ch->len);
             const char *data;
             size_t dlen;
-            if (!mask && !cached)
+            if (!mask && !cached && !c->srv->redis)
                 continue;
             if (event_data(c, ev, ch, &enc, &data, &dlen) < 0) {
                 rc = -ENOMEM;
@@ -98,6 +101,11 @@ static int deliver(const struct rest_call *c, const struct pg_trigger *t)
             if (cached &&
                 pg_cache_put(cache, app, ch->name, ch->len, m, data, dlen, now, ttl_ms) < 0)
                 rc = -ENOMEM;
+            /* Cluster: the same bytes go to the other nodes (a failure is counted there and
+             * does not fail the request: local delivery is complete). */
+            if (c->srv->redis)
+                srv_redis_publish(c->srv->redis, PG_CLUSTER_EVENT, c->app, ch->name, ch->len,
+                                  ev->socket_id, pg_msg_data(m), m->len);
             if (!mask) {
                 pg_msg_unref(m);
                 continue;

@@ -10,6 +10,7 @@
 #include "pg_clock.h"
 #include "pg_hooks.h"
 #include "rest_handlers.h"
+#include "srv_redis.h"
 
 static const char *const limit_names[PG_LIMIT__COUNT] = {
     [PG_LIMIT_CONNECTIONS] = "max_connections",
@@ -166,6 +167,33 @@ void rest__metrics(struct pg_server *srv, struct pg_buf *o)
     for (int i = 0; i < 5; i++) {
         head(o, p, hooknames[i][0], i == 4 ? "gauge" : "counter", hooknames[i][1]);
         pg_buf_printf(o, "%s%s %llu\n", p, hooknames[i][0], (unsigned long long)hv[i]);
+    }
+
+    if (srv->redis) { /* cluster mode only */
+        struct srv_redis_stats rs;
+        srv_redis_get_stats(srv->redis, &rs);
+        head(o, p, "cluster_up", "gauge", "1 while the Redis link to the other nodes is up.");
+        pg_buf_printf(o, "%scluster_up %d\n", p, rs.up);
+        static const char *const cn[4][2] = {
+            {"cluster_published_total", "Messages sent to the other nodes."},
+            {"cluster_received_total", "Messages received from the other nodes."},
+            {"cluster_delivered_total", "Received messages handed to local subscribers."},
+            {"cluster_reconnects_total", "Redis links re-established after an outage."},
+        };
+        unsigned long cv[4] = {rs.published, rs.received, rs.delivered, rs.reconnects};
+        for (int i = 0; i < 4; i++) {
+            head(o, p, cn[i][0], "counter", cn[i][1]);
+            pg_buf_printf(o, "%s%s %lu\n", p, cn[i][0], cv[i]);
+        }
+        head(o, p, "cluster_dropped_total", "counter",
+             "Cross-node messages dropped: publish queue full, Redis link down, local worker "
+             "inboxes full, or malformed.");
+        pg_buf_printf(o,
+                      "%scluster_dropped_total{reason=\"queue_full\"} %lu\n"
+                      "%scluster_dropped_total{reason=\"link_down\"} %lu\n"
+                      "%scluster_dropped_total{reason=\"inbox_full\"} %lu\n"
+                      "%scluster_dropped_total{reason=\"malformed\"} %lu\n",
+                      p, rs.dropped_full, p, rs.dropped_down, p, rs.dropped_busy, p, rs.bad);
     }
 
     head(o, p, "workers", "gauge", "WebSocket worker threads.");

@@ -17,6 +17,7 @@
 #include "pg_log.h"
 #include "pg_registry.h"
 #include "rest_handlers.h"
+#include "srv_redis.h"
 
 #define USER_PREFIX "#server-to-user-"
 #define USER_ID_MAX 128 /* spec 11: presence / user id length */
@@ -46,6 +47,9 @@ int rest__terminate(const struct rest_call *c, struct pg_buf *out)
     len = plen + c->clen;
     name[len] = '\0';
 
+    /* Cluster: the other nodes close their sockets of the user too. */
+    if (c->srv->redis)
+        srv_redis_publish(c->srv->redis, PG_CLUSTER_TERMINATE, c->app, name, len, NULL, NULL, 0);
     uint64_t mask = pg_registry_mask(c->srv->reg, app, name, len);
     for (unsigned w = 0; mask; w++, mask >>= 1) {
         if (!(mask & 1))

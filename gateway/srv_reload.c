@@ -34,6 +34,8 @@ static const char *fixed_change(const struct pg_config *o, const struct pg_confi
         return "workers";
     if (differs(o->tls.cert, n->tls.cert) || differs(o->tls.key, n->tls.key))
         return "tls";
+    if (differs(o->redis_url, n->redis_url) || differs(o->redis_prefix, n->redis_prefix))
+        return "redis_url / redis_prefix";
     if (memcmp(&o->webhook_batch_ms, &n->webhook_batch_ms,
                offsetof(struct pg_config, webhook_debounce_ms) + sizeof n->webhook_debounce_ms -
                    offsetof(struct pg_config, webhook_batch_ms)) != 0)

@@ -13,6 +13,7 @@
 #include "pg_iplimit.h"
 #include "pg_log.h"
 #include "pg_socket_id.h"
+#include "srv_redis.h"
 #include "ws_worker.h"
 
 static void conn_link(struct ws_worker *w, struct ws_conn *c)
@@ -298,6 +299,10 @@ static void client_event(struct ws_conn *c, const char *event, size_t elen, json
     if (!m)
         return;
     struct pg_server *srv = c->w->srv;
+    /* Cluster: the same bytes to the other nodes, before the local publish consumes m. */
+    if (srv->redis)
+        srv_redis_publish(srv->redis, PG_CLUSTER_EVENT, app, ch, clen, c->sid, pg_msg_data(m),
+                          m->len);
     if (pg_bus_publish(srv->bus, pg_registry_mask(srv->reg, app->idx, ch, clen), app->idx, ch, clen,
                        m, c->sid) >= 0)
         pg_hooks_client_event(srv->hooks, app->idx, ch, clen, event, elen, dj, dlen, c->sid,

@@ -4,6 +4,8 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang-format
       libwebsockets-dev libmicrohttpd-dev libsodium-dev libjson-c-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
+      libhiredis-dev # cluster mode (gateway/srv_redis.c)
+      redis-server   # the cluster e2e test (tests/e2e/17-cluster.test.js)
       chromium) # chromium: the debug console's browser test (tests/e2e/13-console.test.js)
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()

@@ -1,0 +1,71 @@
+/* srv_redis.h - cluster mode: the link between this node and the others, over Redis pub/sub
+ * (design.md section 8, phase 1: message relay only, no shared state yet).
+ *
+ * Thread pg-redis owns two hiredis contexts. One has PSUBSCRIBEd "<prefix>:m:*" and turns every
+ * message from another node into local delivery, exactly as a local publish (registry mask ->
+ * bus). The other PUBLISHes to "<prefix>:m:<app-id>" what the producers of this node hand to
+ * srv_redis_publish through a bounded queue. Payloads are pg_cluster_msg messages carrying the
+ * frame bytes, so no node ever re-serializes a frame; a node drops its own echoes by node id.
+ *
+ * One channel per app under one pattern: a node hears every app's traffic and drops what its
+ * configuration does not know (apps may differ between nodes during a rolling reload), and a
+ * reload needs no re-subscribe. Interest-based routing (a channel per Pusher channel, subscribed
+ * while a local subscriber exists) is the next phase.
+ *
+ * When Redis goes away, delivery on each node goes on; cross-node messages published meanwhile
+ * are dropped and counted (never replayed late), the outage is logged once, and the link comes
+ * back with backoff (100 ms doubling to 2 s) and a new PSUBSCRIBE.
+ */
+#ifndef SRV_REDIS_H
+#define SRV_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pg_cluster_msg.h"
+
+struct pg_server;
+struct pg_app;
+struct srv_redis;
+
+/* Counters since start (each read atomically; together only roughly consistent). */
+struct srv_redis_stats {
+    unsigned long published;    /* messages queued for PUBLISH */
+    unsigned long dropped_full; /* refused: the publish queue was full */
+    unsigned long dropped_down; /* refused: no Redis link at the time */
+    unsigned long received;     /* messages from other nodes */
+    unsigned long delivered;    /* of those, handed to local workers */
+    unsigned long dropped_busy; /* of those, dropped: a target worker inbox was over its bound */
+    unsigned long bad;          /* undecodable or foreign-version messages */
+    unsigned long reconnects;   /* links re-established after an outage */
+    int up;                     /* 1 while the link is up */
+};
+
+/* Reads srv->cfg (redis_url, redis_prefix) and picks a random node id. Does not connect.
+ * NULL with a reason in err. */
+struct srv_redis *srv_redis_create(struct pg_server *srv, char *err, size_t errlen);
+
+/* Tries to connect once (at most about 2 s, so that a node that can reach Redis is linked before
+ * its listeners open), then starts pg-redis, which retries in the background if that failed.
+ * Returns 0 or a negative errno (the thread could not start). Thread: main. */
+int srv_redis_start(struct srv_redis *r);
+
+/* Hands one message to the other nodes: EVENT (frame for the subscribers of (app, ch) except
+ * socket except; except NULL or "": nobody) or TERMINATE (ch = "#server-to-user-<id>", no frame).
+ * Copies everything; never blocks on the network. Returns 0, -ENOTCONN (link down), -ENOBUFS
+ * (queue full), -EINVAL (a field over the message limits), -ENOMEM or -ESHUTDOWN; every failure
+ * is counted, and logged at most every 10 s. r NULL (single node): 0. Thread: any. */
+int srv_redis_publish(struct srv_redis *r, enum pg_cluster_kind kind, const struct pg_app *app,
+                      const char *ch, size_t clen, const char *except, const void *frame,
+                      size_t flen);
+
+/* Sends what is queued (for at most 500 ms), closes the link and joins pg-redis. Later publishes
+ * return -ESHUTDOWN. Thread: main. NULL: no-op. */
+void srv_redis_stop(struct srv_redis *r);
+
+void srv_redis_destroy(struct srv_redis *r); /* after stop; NULL: no-op */
+
+void srv_redis_get_stats(struct srv_redis *r, struct srv_redis_stats *out);
+uint64_t srv_redis_node_id(const struct srv_redis *r);
+
+#endif
