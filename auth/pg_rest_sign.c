@@ -1,6 +1,7 @@
 /* pg_rest_sign.c - REST request signing: query parsing, canonical form, verification (spec 9.2).
  * Thread: any (pure). Callers: the REST server's auth check, the bench tool's signer.
  */
+#include "pg_hex.h"
 #include "pg_rest_sign.h"
 #include "pg_auth.h"
 
@@ -22,17 +23,6 @@
 
 /* ---- query parsing ---- */
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes %XX in s[0..n) into a new string. %00 is refused: keys and values are C strings, and an
  * embedded NUL would let two different raw keys look identical. */
 static int pct_decode(const char *s, size_t n, char **out)
@@ -47,8 +37,8 @@ static int pct_decode(const char *s, size_t n, char **out)
             d[j++] = s[i];
             continue;
         }
-        int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-        int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+        int hi = i + 2 < n ? pg_hex_val((unsigned char)s[i + 1]) : -1;
+        int lo = i + 2 < n ? pg_hex_val((unsigned char)s[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             free(d);
             return -EINVAL;

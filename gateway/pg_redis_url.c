@@ -1,4 +1,5 @@
 /* pg_redis_url.c - redis:// URL parsing (see the header). Thread: any (pure). */
+#include "pg_hex.h"
 #include "pg_redis_url.h"
 
 #include <errno.h>
@@ -22,17 +23,6 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, 
     return -EINVAL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes n bytes of s into out (cap bytes, NUL-terminated). Refuses NUL and control
  * bytes, which AUTH could not carry intact in an inline command. */
 static bool decode(const char *s, size_t n, char *out, size_t cap)
@@ -43,7 +33,7 @@ static bool decode(const char *s, size_t n, char *out, size_t cap)
         if (c == '%') {
             if (n - i < 3)
                 return false;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = pg_hex_val(s[i + 1]), lo = pg_hex_val(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return false;
             c = hi << 4 | lo;
@@ -92,7 +82,7 @@ static bool host6_ok(const char *s, size_t n)
     if (n == 0)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (hexval(s[i]) < 0 && s[i] != ':' && s[i] != '.')
+        if (pg_hex_val(s[i]) < 0 && s[i] != ':' && s[i] != '.')
             return false;
     return true;
 }

@@ -12,6 +12,7 @@
  * max_read_requests_per_sec for GETs (429), handler (which applies max_backend_events_per_sec to
  * triggers once it knows their cost).
  */
+#include "pg_hex.h"
 #include "rest_server.h"
 
 #include <arpa/inet.h>
@@ -220,17 +221,6 @@ static size_t body_cap(const struct pg_app *a)
     return cap < (int64_t)REST_BODY_MIN ? REST_BODY_MIN : (size_t)cap;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* %XX-decodes a path segment into a new NUL-terminated string (phn never escapes channel names,
  * but other clients may). NULL on a bad escape, %00, or ENOMEM (*oom set). */
 static char *path_decode(const char *s, size_t n, size_t *outlen, bool *oom)
@@ -246,8 +236,8 @@ static char *path_decode(const char *s, size_t n, size_t *outlen, bool *oom)
             o[k++] = s[i];
             continue;
         }
-        int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-        int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+        int hi = i + 2 < n ? pg_hex_val((unsigned char)s[i + 1]) : -1;
+        int lo = i + 2 < n ? pg_hex_val((unsigned char)s[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             free(o);
             return NULL;
