@@ -20,12 +20,14 @@
 #define PG_SID_MAX 48 /* room for a socket id "<u32>.<u64>" and its NUL */
 
 enum pg_bus_kind {
-    PG_BUS_ADOPT = 1, /* fd: a freshly accepted TCP connection to adopt */
-    PG_BUS_EVENT,     /* msg to every local subscriber of (app, channel) except `except` */
-    PG_BUS_SHUTDOWN,  /* close every connection with 4200 and stop */
-    PG_BUS_RELOAD,    /* the configuration was swapped: rebind connections to the new apps */
-    PG_BUS_TERMINATE, /* close (4009) every local subscriber of (app, channel): the channel is
-                       * "#server-to-user-<user_id>", which holds the user's signed-in sockets */
+    PG_BUS_ADOPT = 1,       /* fd: a freshly accepted TCP connection to adopt */
+    PG_BUS_EVENT,           /* msg to every local subscriber of (app, channel) except `except` */
+    PG_BUS_SHUTDOWN,        /* close every connection with 4200 and stop */
+    PG_BUS_RELOAD,          /* the configuration was swapped: rebind connections to the new apps */
+    PG_BUS_TERMINATE,       /* close (4009) every local subscriber of (app, channel): the channel is
+                             * "#server-to-user-<user_id>", which holds the user's signed-in sockets */
+    PG_BUS_PRESENCE_RESULT, /* cluster mode: msg is the subscription_succeeded frame for socket
+                             * `except`'s pending presence subscription of (app, channel) */
 };
 
 struct pg_bus_item {

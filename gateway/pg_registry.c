@@ -55,6 +55,8 @@ struct pg_registry {
     struct pg_hooks *hooks; /* NULL: no webhooks */
     /* NULL: every marked channel gets its subscription_count. Swapped by a reload (pg-main). */
     const struct pg_config *_Atomic cfg;
+    pg_registry_sink sink; /* cluster mode: NULL in single-node mode; immutable after start */
+    void *sink_ctx;
     struct stripe st[PG_STRIPES];
 };
 
@@ -97,10 +99,27 @@ void pg_registry_set_hooks(struct pg_registry *r, struct pg_hooks *h) { r->hooks
 
 void pg_registry_set_config(struct pg_registry *r, const struct pg_config *cfg) { r->cfg = cfg; }
 
+void pg_registry_set_cluster(struct pg_registry *r, pg_registry_sink sink, void *ctx)
+{
+    r->sink = sink;
+    r->sink_ctx = ctx;
+}
+
+/* Cluster mode: reports a change to the sink (caller holds the stripe lock). Returns the sink's
+ * answer; 0 for '#' channels, which stay node-local. */
+static int tell(struct pg_registry *r, const struct chan *c, enum pg_registry_op op, unsigned w,
+                const char *sid, const char *uid, size_t ulen, const char *info, size_t ilen)
+{
+    if (c->len && c->name[0] == '#')
+        return -1;
+    struct pg_registry_change chg = {op, c->app, c->name, c->len, w, sid, uid, ulen, info, ilen};
+    return r->sink(r->sink_ctx, &chg);
+}
+
 /* Caller holds the stripe lock, so webhooks of one channel are emitted in transition order. */
 static void hook_chan(struct pg_registry *r, const struct chan *c, enum pg_hook_type t)
 {
-    if (r->hooks)
+    if (r->hooks && !r->sink)
         pg_hooks_emit(r->hooks, c->app, t, c->name, c->len, NULL, 0);
 }
 
@@ -231,7 +250,9 @@ long pg_registry_sub(struct pg_registry *r, int app, const char *ch, size_t len,
     if (c) {
         conn_add(c, w);
         n = c->subs;
-        if (n == 1)
+        if (r->sink)
+            tell(r, c, PG_REG_SUB, w, NULL, NULL, 0, NULL, 0);
+        else if (n == 1)
             hook_chan(r, c, PG_HOOK_CHANNEL_OCCUPIED);
     }
     pthread_mutex_unlock(&s->lock);
@@ -249,6 +270,8 @@ long pg_registry_unsub(struct pg_registry *r, int app, const char *ch, size_t le
         long before = c->subs;
         conn_remove(c, w);
         n = c->subs;
+        if (r->sink && before > 0)
+            tell(r, c, PG_REG_UNSUB, w, NULL, NULL, 0, NULL, 0);
         if (before > 0 && n == 0)
             hook_chan(r, c, PG_HOOK_CHANNEL_VACATED);
         if (c->subs == 0 && c->nmem == 0)
@@ -375,11 +398,15 @@ int pg_registry_presence_join(struct pg_registry *r, int app, const char *ch, si
     }
     m->conns++;
     conn_add(c, w);
+    if (r->sink && tell(r, c, PG_REG_JOIN, w, sid, m->uid, m->ulen, m->info, m->ilen) == 0) {
+        rc = PG_REGISTRY_DEFERRED;
+        goto out;
+    }
     if (c->subs == 1)
         hook_chan(r, c, PG_HOOK_CHANNEL_OCCUPIED);
     if (rc == 1) {
         broadcast_member(r, c, m, true, sid);
-        if (r->hooks)
+        if (r->hooks && !r->sink)
             pg_hooks_emit(r->hooks, app, PG_HOOK_MEMBER_ADDED, ch, len, m->uid, m->ulen);
     }
     if (roster)
@@ -406,11 +433,13 @@ int pg_registry_presence_leave(struct pg_registry *r, int app, const char *ch, s
         long before = c->subs;
         conn_remove(c, w);
         rc = 0;
+        bool told = r->sink && tell(r, c, PG_REG_LEAVE, w, NULL, user_id, ulen, NULL, 0) == 0;
         if (--m->conns == 0) {
             struct member gone = *m;
             *m = c->mem[--c->nmem];
-            broadcast_member(r, c, &gone, false, NULL);
-            if (r->hooks)
+            if (!told)
+                broadcast_member(r, c, &gone, false, NULL);
+            if (r->hooks && !r->sink)
                 pg_hooks_emit(r->hooks, app, PG_HOOK_MEMBER_REMOVED, ch, len, gone.uid, gone.ulen);
             free(gone.uid);
             free(gone.info);
@@ -443,6 +472,8 @@ long pg_registry_presence_roster(struct pg_registry *r, int app, const char *ch,
 
 void pg_registry_count_dirty(struct pg_registry *r, int app, const char *ch, size_t len)
 {
+    if (r->sink)
+        return; /* cluster mode: the cluster layer sends cluster-wide counts */
     uint64_t h = chan_hash(app, ch, len);
     struct stripe *s = stripe_of(r, h);
     pthread_mutex_lock(&s->lock);
@@ -552,4 +583,27 @@ long pg_registry_users(struct pg_registry *r, int app, const char *ch, size_t le
     }
     pthread_mutex_unlock(&s->lock);
     return n;
+}
+
+void pg_registry_snapshot(struct pg_registry *r, void (*begin)(void *ctx),
+                          pg_registry_snap_chan on_chan, pg_registry_snap_member on_member,
+                          void *ctx)
+{
+    for (int i = 0; i < PG_STRIPES; i++) /* always in index order: no other path holds two */
+        pthread_mutex_lock(&r->st[i].lock);
+    begin(ctx);
+    for (int i = 0; i < PG_STRIPES; i++) {
+        struct stripe *s = &r->st[i];
+        for (size_t b = 0; b < s->nbucket; b++)
+            for (struct chan *c = s->bucket[b]; c; c = c->next) {
+                if (c->subs <= 0 || (c->len && c->name[0] == '#'))
+                    continue;
+                on_chan(ctx, c->app, c->name, c->len, c->subs);
+                for (size_t k = 0; k < c->nmem; k++)
+                    on_member(ctx, c->app, c->name, c->len, c->mem[k].uid, c->mem[k].ulen,
+                              c->mem[k].info, c->mem[k].ilen, (long)c->mem[k].conns);
+            }
+    }
+    for (int i = PG_STRIPES - 1; i >= 0; i--)
+        pthread_mutex_unlock(&r->st[i].lock);
 }

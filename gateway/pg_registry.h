@@ -38,6 +38,44 @@ void pg_registry_set_hooks(struct pg_registry *r, struct pg_hooks *h);
  * broadcast. Call before other threads use r. */
 void pg_registry_set_config(struct pg_registry *r, const struct pg_config *cfg);
 
+/* Cluster mode (design.md section 8; srv_cstate.c). The registry then keeps only this node's
+ * state, for local delivery, and reports every change of a channel not starting with '#' to the
+ * sink, under the stripe lock, so the sink sees changes in registry order. It emits no occupancy
+ * or member webhooks, no member_added / member_removed broadcasts and no subscription_count: the
+ * cluster layer does, from the shared state. A sink that refuses a JOIN or LEAVE (returns < 0: no
+ * Redis link) gets the single-node behaviour for it instead: local broadcasts and roster. */
+enum pg_registry_op { PG_REG_SUB, PG_REG_UNSUB, PG_REG_JOIN, PG_REG_LEAVE };
+struct pg_registry_change {
+    enum pg_registry_op op;
+    int app;
+    const char *ch;
+    size_t len;
+    unsigned w;
+    const char *sid; /* JOIN: the joining socket */
+    const char *uid; /* JOIN, LEAVE */
+    size_t ulen;
+    const char *info; /* JOIN: user_info JSON text, NULL for null */
+    size_t ilen;
+};
+typedef int (*pg_registry_sink)(void *ctx, const struct pg_registry_change *chg);
+/* Call before other threads use r. sink NULL: single-node mode (the default). */
+void pg_registry_set_cluster(struct pg_registry *r, pg_registry_sink sink, void *ctx);
+/* pg_registry_presence_join in cluster mode: the sink took the join; the roster is not written
+ * (the cluster answers with subscription_succeeded later). */
+#define PG_REGISTRY_DEFERRED 2
+
+/* Calls begin(ctx) and then the callbacks for every channel not starting with '#' (subs = this
+ * node's subscriptions) and every presence member (conns = this node's connections), with every
+ * stripe locked at once: no change is half-seen, and a change made after begin() returned is not
+ * in the snapshot. Callbacks must only copy. Thread: any (the cluster resync). */
+typedef void (*pg_registry_snap_chan)(void *ctx, int app, const char *ch, size_t len, long subs);
+typedef void (*pg_registry_snap_member)(void *ctx, int app, const char *ch, size_t len,
+                                        const char *uid, size_t ulen, const char *info, size_t ilen,
+                                        long conns);
+void pg_registry_snapshot(struct pg_registry *r, void (*begin)(void *ctx),
+                          pg_registry_snap_chan on_chan, pg_registry_snap_member on_member,
+                          void *ctx);
+
 /* A connection on worker w joined / left a non-presence channel. Returns the channel's new
  * subscription count (>= 0) or -ENOMEM. */
 long pg_registry_sub(struct pg_registry *r, int app, const char *ch, size_t len, unsigned w);

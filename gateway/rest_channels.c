@@ -15,6 +15,11 @@
 #include "pg_registry.h"
 #include "pg_trigger.h"
 #include "rest_handlers.h"
+#include "srv_redis.h"
+
+/* Cluster mode: the answers come from the cluster state in Redis (srv_cstate_rest.c); when Redis
+ * cannot answer, 503 {"error":"cluster state unavailable"}. */
+#define CLUSTER_DOWN "cluster state unavailable"
 
 static int parse_info(const struct rest_call *c, bool *users, bool *subs, struct pg_buf *out)
 {
@@ -79,7 +84,13 @@ int rest__channels(const struct rest_call *c, struct pg_buf *out)
                            "user_count requires filter_by_prefix to start with presence-");
     pg_buf_reset(out);
     pg_buf_puts(out, "{\"channels\":{");
-    pg_registry_each(c->srv->reg, c->app->idx, prefix ? prefix : "", plen, list_one, &x);
+    if (c->srv->redis) {
+        if (srv_redis_read_channels(c->srv->redis, c->app->id, prefix ? prefix : "", plen, list_one,
+                                    &x, x.users) < 0)
+            return rest__error(out, 503, CLUSTER_DOWN);
+    } else {
+        pg_registry_each(c->srv->reg, c->app->idx, prefix ? prefix : "", plen, list_one, &x);
+    }
     pg_buf_puts(out, "}}");
     return 200;
 }
@@ -103,7 +114,14 @@ int rest__channel(const struct rest_call *c, struct pg_buf *out)
         return rest__error(out, 400, "user_count is only available for presence channels");
     if ((want & PG_INFO_CACHE) && !(kind & PG_CHAN_CACHE))
         return rest__error(out, 400, "cache is only available for cache channels");
-    bool occupied = pg_registry_stats(c->srv->reg, c->app->idx, c->chan, c->clen, &st) == 0;
+    bool occupied;
+    if (c->srv->redis) {
+        if (srv_redis_read_channel(c->srv->redis, c->app->id, c->chan, c->clen, &st) < 0)
+            return rest__error(out, 503, CLUSTER_DOWN);
+        occupied = st.subs > 0;
+    } else {
+        occupied = pg_registry_stats(c->srv->reg, c->app->idx, c->chan, c->clen, &st) == 0;
+    }
     pg_buf_reset(out);
     pg_buf_printf(out, "{\"occupied\":%s", occupied ? "true" : "false");
     if (want & PG_INFO_USER_COUNT)
@@ -145,7 +163,12 @@ int rest__users(const struct rest_call *c, struct pg_buf *out)
         return rest__error(out, 400, "Users can only be retrieved for presence channels");
     pg_buf_reset(out);
     pg_buf_puts(out, "{\"users\":[");
-    pg_registry_users(c->srv->reg, c->app->idx, c->chan, c->clen, users_one, &x);
+    if (c->srv->redis) {
+        if (srv_redis_read_users(c->srv->redis, c->app->id, c->chan, c->clen, users_one, &x) < 0)
+            return rest__error(out, 503, CLUSTER_DOWN);
+    } else {
+        pg_registry_users(c->srv->reg, c->app->idx, c->chan, c->clen, users_one, &x);
+    }
     pg_buf_puts(out, "]}");
     return 200;
 }

@@ -126,7 +126,12 @@ static void put_counts(const struct rest_call *c, const struct pg_trigger_event 
 {
     struct pg_chan_stats st;
     bool users = ev->info_users && (ch->kind & PG_CHAN_PRESENCE);
-    pg_registry_stats(c->srv->reg, c->app->idx, ch->name, ch->len, &st); /* zeroes if empty */
+    /* Cluster mode: the cluster counts. The event is already delivered, so a Redis failure gives
+     * zeroes rather than an error a client would retry (a duplicate). */
+    if (!c->srv->redis)
+        pg_registry_stats(c->srv->reg, c->app->idx, ch->name, ch->len, &st); /* zeroes if empty */
+    else if (srv_redis_read_channel(c->srv->redis, c->app->id, ch->name, ch->len, &st) < 0)
+        st.subs = st.users = 0;
     pg_buf_put(out, "{", 1);
     if (users)
         pg_buf_printf(out, "\"user_count\":%ld", st.users);

@@ -1,7 +1,9 @@
 /* srv_redis.c - the pg-redis thread: Redis pub/sub between nodes (see srv_redis.h).
- * Thread: pg-redis owns both hiredis contexts and every field marked "pg-redis" below;
- * srv_redis_publish runs on producer threads (REST, workers) and touches only the queue, under
- * its lock; main calls create/start/stop/destroy.
+ * Thread: pg-redis owns both hiredis contexts and every field marked "pg-redis" in
+ * srv_redis_int.h; srv_redis_publish (and the registry's sink, srv_cstate.c) run on producer
+ * threads (REST, workers) and touch only the queue, under its lock; main calls
+ * create/start/stop/destroy. At stop, what is queued still goes out and this node's part of the
+ * cluster state is removed ("depart", announced), for at most FLUSH_MS.
  *
  * hiredis 0.14 has no event loop of its own worth using here, so the contexts are driven by
  * hand: connect, AUTH, SELECT and PSUBSCRIBE run blocking with a 1 s timeout; then each socket
@@ -15,6 +17,7 @@
  * context that has received nothing for 15 s is dead. TCP keepalive is on as well.
  */
 #include "srv_redis.h"
+#include "srv_redis_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,60 +51,16 @@
 #define DEAD_MS 15000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
-#define FLUSH_MS 500 /* at stop: how long queued messages may still take */
+#define FLUSH_MS 1000 /* at stop: how long queued messages and the departure may still take */
 #define LOG_EVERY_MS 10000
 #define USER_PREFIX "#server-to-user-"
 
 _Static_assert(PG_CLUSTER_EXCEPT_MAX == PG_SID_MAX - 1, "socket ids fit the message");
 
-struct qitem {
-    struct qitem *next;
-    size_t clen; /* Redis channel "<prefix>:m:<app-id>" */
-    size_t plen; /* pg_cluster_msg bytes */
-    char data[]; /* channel, then payload */
-};
-
-/* A log line at most every LOG_EVERY_MS per kind, with the count since the last one. */
-struct ratelog {
-    atomic_llong last_ms;
-    atomic_ulong since;
-};
-
-struct srv_redis {
-    struct pg_server *srv;   /* immutable after create */
-    struct pg_redis_url url; /* immutable after create; holds the password */
-    char prefix[72];         /* "<redis_prefix>:m:" */
-    size_t plen;
-    uint64_t node;
-    char node_hex[17];
-
-    pthread_mutex_t lock; /* guards the queue below and up */
-    struct qitem *head, *tail;
-    size_t qn, qbytes;
-    bool closed;
-    atomic_int up; /* written under lock; read without it for stats */
-
-    int efd;
-    atomic_int stop;
-    pthread_t thread;
-    bool started;
-
-    /* pg-redis */
-    redisContext *sub, *pub;
-    int64_t sub_rx_ms, pub_rx_ms, ping_ms;
-    int64_t next_try_ms, backoff_ms, down_since_ms;
-    bool ever_up, outage_logged;
-    unsigned long dropped_at_down; /* dropped_down when the outage began */
-
-    atomic_ulong published, dropped_full, dropped_down, received, delivered, dropped_busy, bad,
-        reconnects;
-    struct ratelog log_full, log_down, log_bad, log_busy, log_err;
-};
-
 /* ---- small helpers -------------------------------------------------------------------------- */
 
 /* True when a line for this kind is due now; *n receives the count since the last one. */
-static bool ratelog_due(struct ratelog *l, unsigned long *n)
+bool srv_redis__ratelog_due(struct ratelog *l, unsigned long *n)
 {
     int64_t now = pg_now_ms();
     long long last = atomic_load(&l->last_ms);
@@ -121,7 +80,7 @@ static void wake(struct srv_redis *r)
     (void)rc; /* EAGAIN: the counter is already non-zero, so a wake-up is pending */
 }
 
-static void free_items(struct qitem *it)
+void srv_redis__free_items(struct qitem *it)
 {
     while (it) {
         struct qitem *next = it->next;
@@ -130,8 +89,10 @@ static void free_items(struct qitem *it)
     }
 }
 
-/* Marks the link up or down; going down drops what is queued (it is never replayed late). */
-static void set_up(struct srv_redis *r, bool up)
+/* Going down drops what is queued: messages are never replayed late; state ops are redone by
+ * the resync after the next connect, and a presence join waiting for its roster gets the local
+ * one (cs_dropped). */
+void srv_redis__set_up(struct srv_redis *r, bool up)
 {
     pthread_mutex_lock(&r->lock);
     atomic_store(&r->up, up);
@@ -142,7 +103,9 @@ static void set_up(struct srv_redis *r, bool up)
         r->qn = r->qbytes = 0;
     }
     pthread_mutex_unlock(&r->lock);
-    free_items(drop);
+    for (struct qitem *it = drop; it; it = it->next)
+        cs_dropped(r, it);
+    srv_redis__free_items(drop);
     atomic_fetch_add(&r->dropped_down, n);
 }
 
@@ -163,10 +126,9 @@ static bool reply_ok(redisReply *rep, char *why, size_t n, const char *what)
     return true;
 }
 
-/* One connection: TCP, AUTH, SELECT; blocking with IO_TIMEOUT_MS. */
-static redisContext *dial(struct srv_redis *r, char *why, size_t n)
+redisContext *srv_redis__dial(struct srv_redis *r, int timeout_ms, char *why, size_t n)
 {
-    struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     redisContext *c = redisConnectWithTimeout(r->url.host, r->url.port, tv);
     if (!c) {
         snprintf(why, n, "out of memory");
@@ -210,6 +172,7 @@ static void nonblocking(redisContext *c)
 
 static void close_link(struct srv_redis *r)
 {
+    cs_link_lost(r);
     if (r->sub)
         redisFree(r->sub);
     if (r->pub)
@@ -222,7 +185,7 @@ static int link_up(struct srv_redis *r, char *why, size_t n)
 {
     char pattern[sizeof r->prefix + 1];
     snprintf(pattern, sizeof pattern, "%s*", r->prefix);
-    if (!(r->sub = dial(r, why, n)))
+    if (!(r->sub = srv_redis__dial(r, IO_TIMEOUT_MS, why, n)))
         return -1;
     redisReply *rep = redisCommand(r->sub, "PSUBSCRIBE %s", pattern);
     bool ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
@@ -239,12 +202,14 @@ static int link_up(struct srv_redis *r, char *why, size_t n)
         return -1;
     }
     freeReplyObject(rep);
-    if (!(r->pub = dial(r, why, n))) {
+    if (!(r->pub = srv_redis__dial(r, IO_TIMEOUT_MS, why, n)) ||
+        cs_load_script(r, r->pub, r->sha, why, n) < 0) {
         close_link(r);
         return -1;
     }
     nonblocking(r->sub);
     nonblocking(r->pub);
+    r->broken = false;
     int64_t now = pg_now_ms();
     r->sub_rx_ms = r->pub_rx_ms = r->ping_ms = now;
     return 0;
@@ -275,7 +240,7 @@ static void try_connect(struct srv_redis *r)
             now + r->backoff_ms / 2 + (int64_t)(pg_rand_u32() % (r->backoff_ms / 2 + 1));
         return;
     }
-    set_up(r, true);
+    cs_resync(r); /* marks the link up */
     r->backoff_ms = 0;
     if (r->ever_up && r->down_since_ms) {
         atomic_fetch_add(&r->reconnects, 1);
@@ -296,7 +261,7 @@ static void link_down(struct srv_redis *r, const char *why)
 {
     close_link(r);
     r->dropped_at_down = atomic_load(&r->dropped_down);
-    set_up(r, false);
+    srv_redis__set_up(r, false);
     r->down_since_ms = pg_now_ms();
     r->outage_logged = true;
     r->backoff_ms = 0;
@@ -339,7 +304,7 @@ static void on_message(struct srv_redis *r, const char *s, size_t len)
     int rc = pg_cluster_msg_decode(&m, s, len);
     if (rc < 0) {
         atomic_fetch_add(&r->bad, 1);
-        if (ratelog_due(&r->log_bad, &n))
+        if (srv_redis__ratelog_due(&r->log_bad, &n))
             PG_LOG(PG_LOG_WARN, "cluster", "%lu undecodable message(s) on %s*%s", n, r->prefix,
                    rc == -EPROTONOSUPPORT ? " (another pushgate version?)" : "");
         return;
@@ -360,7 +325,7 @@ static void on_message(struct srv_redis *r, const char *s, size_t len)
     }
     if (pg_bus_check(srv->bus, mask) == -ENOBUFS) {
         atomic_fetch_add(&r->dropped_busy, 1);
-        if (ratelog_due(&r->log_busy, &n))
+        if (srv_redis__ratelog_due(&r->log_busy, &n))
             PG_LOG(PG_LOG_WARN, "cluster",
                    "%lu message(s) from other nodes dropped: worker inboxes full", n);
         return;
@@ -399,34 +364,26 @@ static int read_replies(struct srv_redis *r, redisContext *c, int64_t *rx_ms)
         if (!v)
             return 0;
         redisReply *rep = v;
-        unsigned long n;
         if (c == r->sub)
             on_sub_reply(r, rep);
-        else if (rep->type == REDIS_REPLY_ERROR && ratelog_due(&r->log_err, &n))
-            PG_LOG(PG_LOG_WARN, "cluster", "Redis refused %lu PUBLISH(es): %.*s", n,
-                   (int)(rep->len > 200 ? 200 : rep->len), rep->str);
+        else
+            cs_on_reply(r, rep);
         freeReplyObject(rep);
     }
 }
 
 /* ---- publishing ----------------------------------------------------------------------------- */
 
-int srv_redis_publish(struct srv_redis *r, enum pg_cluster_kind kind, const struct pg_app *app,
-                      const char *ch, size_t clen, const char *except, const void *frame,
-                      size_t flen)
+/* A Q_PUBLISH item for the message, or NULL (*rc: -ENOMEM, or -EINVAL: over the limits). */
+static struct qitem *encode_msg(struct srv_redis *r, enum pg_cluster_kind kind, const char *app_id,
+                                const char *ch, size_t clen, const char *except, const void *frame,
+                                size_t flen, int *rc)
 {
-    unsigned long n;
-    if (!r)
-        return 0;
-    if (!atomic_load(&r->up)) { /* cheap early refusal; checked again under the lock */
-        atomic_fetch_add(&r->dropped_down, 1);
-        return -ENOTCONN;
-    }
-    size_t alen = strlen(app->id);
+    size_t alen = strlen(app_id);
     struct pg_cluster_msg m = {
         .origin = r->node,
         .kind = kind,
-        .app = app->id,
+        .app = app_id,
         .alen = alen,
         .except = except,
         .elen = except ? strnlen(except, PG_SID_MAX) : 0,
@@ -436,24 +393,34 @@ int srv_redis_publish(struct srv_redis *r, enum pg_cluster_kind kind, const stru
         .flen = flen,
     };
     size_t psize = pg_cluster_msg_size(&m), rclen = r->plen + alen;
-    struct qitem *it = malloc(sizeof *it + rclen + psize);
-    if (!it)
-        return -ENOMEM;
+    struct qitem *it = calloc(1, sizeof *it + rclen + psize + 2);
+    if (!it) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    it->op = Q_PUBLISH;
     memcpy(it->data, r->prefix, r->plen);
-    memcpy(it->data + r->plen, app->id, alen);
-    it->clen = rclen;
-    it->next = NULL;
-    int rc = pg_cluster_msg_encode(&m, it->data + rclen, psize, &it->plen);
-    if (rc < 0) {
+    memcpy(it->data + r->plen, app_id, alen);
+    it->len[0] = (uint32_t)rclen;
+    size_t plen = 0;
+    *rc = pg_cluster_msg_encode(&m, it->data + rclen + 1, psize, &plen);
+    it->len[1] = (uint32_t)plen;
+    if (*rc < 0) {
         free(it);
+        unsigned long n;
         atomic_fetch_add(&r->bad, 1);
-        if (ratelog_due(&r->log_bad, &n))
+        if (srv_redis__ratelog_due(&r->log_bad, &n))
             PG_LOG(PG_LOG_WARN, "cluster",
                    "%lu message(s) not sent to other nodes: a field is over the message limits", n);
-        return rc;
+        return NULL;
     }
-    size_t bytes = sizeof *it + rclen + it->plen;
+    return it;
+}
 
+int srv_redis__enqueue(struct srv_redis *r, struct qitem *it)
+{
+    size_t bytes = qitem_bytes(it);
+    int rc;
     pthread_mutex_lock(&r->lock);
     if (r->closed || !atomic_load(&r->up)) {
         rc = r->closed ? -ESHUTDOWN : -ENOTCONN;
@@ -461,6 +428,7 @@ int srv_redis_publish(struct srv_redis *r, enum pg_cluster_kind kind, const stru
         rc = -ENOBUFS;
     } else {
         bool was_empty = !r->head;
+        it->next = NULL;
         if (r->tail)
             r->tail->next = it;
         else
@@ -469,19 +437,19 @@ int srv_redis_publish(struct srv_redis *r, enum pg_cluster_kind kind, const stru
         r->qn++;
         r->qbytes += bytes;
         pthread_mutex_unlock(&r->lock);
-        atomic_fetch_add(&r->published, 1);
         if (was_empty)
             wake(r);
         return 0;
     }
     pthread_mutex_unlock(&r->lock);
     free(it);
+    unsigned long n;
     if (rc == -ENOBUFS) {
         atomic_fetch_add(&r->dropped_full, 1);
-        if (ratelog_due(&r->log_full, &n))
+        if (srv_redis__ratelog_due(&r->log_full, &n))
             PG_LOG(PG_LOG_WARN, "cluster",
-                   "%lu message(s) not sent to other nodes: Redis publish queue full (%u "
-                   "messages / %u MiB)",
+                   "%lu message(s) or state change(s) not sent to Redis: queue full (%u items / "
+                   "%u MiB)",
                    n, QUEUE_MAX_ITEMS, QUEUE_MAX_BYTES >> 20);
     } else if (rc == -ENOTCONN) {
         atomic_fetch_add(&r->dropped_down, 1);
@@ -489,7 +457,65 @@ int srv_redis_publish(struct srv_redis *r, enum pg_cluster_kind kind, const stru
     return rc;
 }
 
-/* Moves queued messages into the PUBLISH context's output buffer, up to OBUF_BATCH bytes. */
+int srv_redis_publish(struct srv_redis *r, enum pg_cluster_kind kind, const struct pg_app *app,
+                      const char *ch, size_t clen, const char *except, const void *frame,
+                      size_t flen)
+{
+    if (!r)
+        return 0;
+    if (!atomic_load(&r->up)) { /* cheap early refusal; checked again under the lock */
+        atomic_fetch_add(&r->dropped_down, 1);
+        return -ENOTCONN;
+    }
+    int rc;
+    struct qitem *it = encode_msg(r, kind, app->id, ch, clen, except, frame, flen, &rc);
+    if (!it)
+        return rc;
+    rc = srv_redis__enqueue(r, it);
+    if (rc == 0)
+        atomic_fetch_add(&r->published, 1);
+    return rc;
+}
+
+void srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op)
+{
+    if (kind == P_IGNORE && r->ptail && r->ptail->kind == P_IGNORE) {
+        r->ptail->n++;
+        return;
+    }
+    struct pend *p = calloc(1, sizeof *p);
+    if (!p) { /* cannot track the reply: the link is reset rather than misattributing replies */
+        r->broken = true;
+        if (op)
+            cs_dropped(r, op);
+        srv_redis__free_items(op);
+        return;
+    }
+    p->kind = kind;
+    p->n = 1;
+    p->op = op;
+    if (r->ptail)
+        r->ptail->next = p;
+    else
+        r->phead = p;
+    r->ptail = p;
+}
+
+void srv_redis__publish_now(struct srv_redis *r, const char *app_id, const char *ch, size_t clen,
+                            const char *except, const void *frame, size_t flen)
+{
+    int rc;
+    struct qitem *it = encode_msg(r, PG_CLUSTER_EVENT, app_id, ch, clen, except, frame, flen, &rc);
+    if (!it)
+        return;
+    redisAppendCommand(r->pub, "PUBLISH %b %b", it->data, (size_t)it->len[0], qitem_field(it, 1),
+                       (size_t)it->len[1]);
+    srv_redis__pend(r, P_IGNORE, NULL);
+    atomic_fetch_add(&r->published, 1);
+    free(it);
+}
+
+/* Moves queued items into the command context's output buffer, up to OBUF_BATCH bytes. */
 static void fill_pub(struct srv_redis *r)
 {
     if (sdslen(r->pub->obuf) >= OBUF_LOW)
@@ -498,7 +524,7 @@ static void fill_pub(struct srv_redis *r)
     struct qitem *first = r->head, *last = NULL, *it = r->head;
     size_t taken = 0;
     while (it && taken < OBUF_BATCH) {
-        size_t b = sizeof *it + it->clen + it->plen;
+        size_t b = qitem_bytes(it);
         taken += b;
         r->qn--;
         r->qbytes -= b;
@@ -511,12 +537,19 @@ static void fill_pub(struct srv_redis *r)
     if (last)
         last->next = NULL;
     pthread_mutex_unlock(&r->lock);
-    if (!last)
-        return;
-    for (it = first; it; it = it->next)
-        redisAppendCommand(r->pub, "PUBLISH %b %b", it->data, it->clen, it->data + it->clen,
-                           it->plen);
-    free_items(first);
+    while (first) {
+        it = first;
+        first = it->next;
+        it->next = NULL;
+        if (it->op == Q_PUBLISH) {
+            redisAppendCommand(r->pub, "PUBLISH %b %b", it->data, (size_t)it->len[0],
+                               qitem_field(it, 1), (size_t)it->len[1]);
+            srv_redis__pend(r, P_IGNORE, NULL);
+            free(it);
+        } else {
+            cs_append_op(r, it); /* owns it now */
+        }
+    }
 }
 
 static int flush(redisContext *c)
@@ -548,8 +581,14 @@ static int serve(struct srv_redis *r, struct pollfd *p, char *why, size_t n)
         r->ping_ms = now;
         redisAppendCommand(r->sub, "PING");
         redisAppendCommand(r->pub, "PING");
+        srv_redis__pend(r, P_IGNORE, NULL);
     }
     fill_pub(r);
+    cs_periodic(r, now);
+    if (r->broken) {
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
     if (flush(r->sub) < 0)
         goto broken_sub;
     if (flush(r->pub) < 0)
@@ -573,15 +612,20 @@ static void final_flush(struct srv_redis *r)
     int64_t deadline = pg_now_ms() + FLUSH_MS;
     while (r->pub && pg_now_ms() < deadline) {
         fill_pub(r);
-        if (flush(r->pub) < 0)
-            return;
         pthread_mutex_lock(&r->lock);
         bool empty = !r->head;
         pthread_mutex_unlock(&r->lock);
-        if (empty && sdslen(r->pub->obuf) == 0)
+        if (empty && !r->departed)
+            cs_depart(r); /* this node's contributions leave the cluster state, announced */
+        if (flush(r->pub) < 0)
             return;
-        struct pollfd p = {.fd = r->pub->fd, .events = POLLOUT};
-        poll(&p, 1, 50);
+        if (empty && r->departed && !r->phead && sdslen(r->pub->obuf) == 0)
+            return;
+        struct pollfd p = {.fd = r->pub->fd,
+                           .events = POLLIN | (sdslen(r->pub->obuf) ? POLLOUT : 0)};
+        if (poll(&p, 1, 50) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) &&
+            read_replies(r, r->pub, &r->pub_rx_ms) < 0)
+            return;
     }
 }
 
@@ -604,7 +648,7 @@ static void *run(void *arg)
             p[2].fd = r->pub->fd;
             p[2].events = POLLIN | (sdslen(r->pub->obuf) ? POLLOUT : 0);
             int64_t t = r->ping_ms + PING_MS - now;
-            timeout = t < 0 ? 0 : (int)t;
+            timeout = t < 0 ? 0 : t > CS_PERIOD_MS ? CS_PERIOD_MS : (int)t;
         } else {
             int64_t t = r->next_try_ms - now;
             timeout = t < 0 ? 0 : (int)t;
@@ -634,6 +678,8 @@ struct srv_redis *srv_redis_create(struct pg_server *srv, char *err, size_t errl
     r->srv = srv;
     r->efd = -1;
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->rest_lock, NULL);
+    snprintf(r->kprefix, sizeof r->kprefix, "%s", cfg->redis_prefix);
     char why[160];
     if (pg_redis_url_parse(&r->url, cfg->redis_url, why, sizeof why) < 0) {
         snprintf(err, errlen, "redis_url: %s", why); /* the loader already checked it */
@@ -654,6 +700,8 @@ struct srv_redis *srv_redis_create(struct pg_server *srv, char *err, size_t errl
         srv_redis_destroy(r);
         return NULL;
     }
+    /* From now on the registry reports every change to the shared state (srv_cstate.c). */
+    pg_registry_set_cluster(srv->reg, cs_sink, r);
     return r;
 }
 
@@ -686,7 +734,7 @@ void srv_redis_stop(struct srv_redis *r)
     pthread_mutex_lock(&r->lock);
     r->closed = true;
     pthread_mutex_unlock(&r->lock);
-    set_up(r, false);
+    srv_redis__set_up(r, false);
 }
 
 void srv_redis_destroy(struct srv_redis *r)
@@ -695,10 +743,12 @@ void srv_redis_destroy(struct srv_redis *r)
         return;
     srv_redis_stop(r);
     close_link(r);
-    free_items(r->head);
+    srv_redis__free_items(r->head);
+    cs_dispose(r);
     if (r->efd >= 0)
         close(r->efd);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->rest_lock);
     pg_redis_url_dispose(&r->url);
     free(r);
 }
@@ -716,6 +766,9 @@ void srv_redis_get_stats(struct srv_redis *r, struct srv_redis_stats *out)
     out->dropped_busy = atomic_load(&r->dropped_busy);
     out->bad = atomic_load(&r->bad);
     out->reconnects = atomic_load(&r->reconnects);
+    out->state_ops = atomic_load(&r->state_ops);
+    out->state_errors = atomic_load(&r->state_errors);
+    out->reaped = atomic_load(&r->reaped);
     out->up = atomic_load(&r->up);
 }
 

@@ -1,5 +1,7 @@
-/* srv_redis.h - cluster mode: the link between this node and the others, over Redis pub/sub
- * (design.md section 8, phase 1: message relay only, no shared state yet).
+/* srv_redis.h - cluster mode: the link between this node and the others, over Redis (design.md
+ * section 8): pub/sub message relay (this file's srv_redis.c) and the cluster-wide channel state
+ * (srv_cstate*.c: presence rosters, counts, occupancy, reaping of dead nodes, resync after a
+ * reconnect; see srv_cstate.c's header).
  *
  * Thread pg-redis owns two hiredis contexts. One has PSUBSCRIBEd "<prefix>:m:*" and turns every
  * message from another node into local delivery, exactly as a local publish (registry mask ->
@@ -12,6 +14,10 @@
  * reload needs no re-subscribe. Interest-based routing (a channel per Pusher channel, subscribed
  * while a local subscriber exists) is the next phase.
  *
+ * The second context is the command connection: PUBLISH and the state script's EVALSHA runs go
+ * out on it in queue order, and its replies are matched to their commands in order (a FIFO of
+ * owed replies, srv_redis_int.h).
+ *
  * When Redis goes away, delivery on each node goes on; cross-node messages published meanwhile
  * are dropped and counted (never replayed late), the outage is logged once, and the link comes
  * back with backoff (100 ms doubling to 2 s) and a new PSUBSCRIBE.
@@ -19,10 +25,12 @@
 #ifndef SRV_REDIS_H
 #define SRV_REDIS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "pg_cluster_msg.h"
+#include "pg_registry.h"
 
 struct pg_server;
 struct pg_app;
@@ -38,6 +46,9 @@ struct srv_redis_stats {
     unsigned long dropped_busy; /* of those, dropped: a target worker inbox was over its bound */
     unsigned long bad;          /* undecodable or foreign-version messages */
     unsigned long reconnects;   /* links re-established after an outage */
+    unsigned long state_ops;    /* subscription / presence changes queued for the shared state */
+    unsigned long state_errors; /* commands Redis refused */
+    unsigned long reaped;       /* reaps of dead nodes (or departures) with transitions */
     int up;                     /* 1 while the link is up */
 };
 
@@ -64,6 +75,20 @@ int srv_redis_publish(struct srv_redis *r, enum pg_cluster_kind kind, const stru
 void srv_redis_stop(struct srv_redis *r);
 
 void srv_redis_destroy(struct srv_redis *r); /* after stop; NULL: no-op */
+
+/* Cluster-wide reads for the REST thread (srv_cstate_rest.c): a synchronous context of their own,
+ * at most about 500 ms per command; -EIO when Redis cannot answer (REST answers 503).
+ * read_channels calls cb for every occupied channel of app_id whose name starts with prefix
+ * (users: also the user count of presence channels). Thread: pg-rest. */
+typedef void (*srv_redis_chan_cb)(void *ctx, const char *ch, size_t len,
+                                  const struct pg_chan_stats *st);
+int srv_redis_read_channels(struct srv_redis *r, const char *app_id, const char *prefix,
+                            size_t plen, srv_redis_chan_cb cb, void *cbctx, bool users);
+/* Zeroes when the channel is empty; 0 or -EIO. */
+int srv_redis_read_channel(struct srv_redis *r, const char *app_id, const char *ch, size_t len,
+                           struct pg_chan_stats *st);
+int srv_redis_read_users(struct srv_redis *r, const char *app_id, const char *ch, size_t len,
+                         void (*cb)(void *ctx, const char *uid, size_t ulen), void *cbctx);
 
 void srv_redis_get_stats(struct srv_redis *r, struct srv_redis_stats *out);
 uint64_t srv_redis_node_id(const struct srv_redis *r);

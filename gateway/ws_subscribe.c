@@ -321,7 +321,7 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
         } else {
             ws_conn_error(c, -1, "Server out of memory");
         }
-    } else {
+    } else if (rc != PG_REGISTRY_DEFERRED) { /* deferred: see ws_presence_result */
         succeeded(c, ch, clen, roster.oom ? NULL : &roster);
         after_join(c, ch, clen, kind);
         if (rc == 1)
@@ -329,6 +329,22 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
                             PG_DBG_END);
     }
     pg_buf_dispose(&roster);
+}
+
+void ws_presence_result(struct ws_worker *w, int app, const char *ch, size_t clen, const char *sid,
+                        struct pg_msg *m)
+{
+    struct ws_chan *k = ws_chanidx_find(w->idx, app, ch, clen);
+    for (uint32_t i = 0; k && i < k->n; i++) {
+        struct ws_conn *c = k->ent[i].conn;
+        if (strcmp(c->sid, sid) != 0)
+            continue;
+        if (c->closing)
+            return;
+        ws_conn_send(c, m);
+        after_join(c, ch, clen, c->subs[k->ent[i].slot].kind);
+        return;
+    }
 }
 
 static void leave(struct ws_conn *c, struct ws_sub *s)

@@ -209,6 +209,9 @@ void ws_worker_drain(struct ws_worker *w)
         case PG_BUS_RELOAD:
             rebind(w);
             break;
+        case PG_BUS_PRESENCE_RESULT:
+            ws_presence_result(w, it->app, it->channel, it->clen, it->except, it->msg);
+            break;
         }
         pg_bus_item_free(it);
         it = next;

@@ -57,6 +57,11 @@ int ws_proto_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 /* ws_subscribe.c */
 void ws_subscribe(struct ws_conn *c, struct json_object *data);
 void ws_unsubscribe(struct ws_conn *c, struct json_object *data);
+/* Cluster mode: the cluster roster for socket sid's pending presence subscription of (app, ch)
+ * arrived as frame m (subscription_succeeded; borrowed): sends it, then the after-join steps.
+ * Dropped when the socket or its subscription is gone. */
+void ws_presence_result(struct ws_worker *w, int app, const char *ch, size_t clen, const char *sid,
+                        struct pg_msg *m);
 /* Leaves every channel (on close). */
 void ws_unsubscribe_all(struct ws_conn *c);
 /* Subscribes c to a server-side channel ('#' names, no reply). Returns the channel's new

@@ -1,0 +1,157 @@
+/* srv_redis_int.h - what srv_redis.c (the link) and srv_cstate*.c (the shared cluster state)
+ * share inside the pg-redis module. Not for other modules.
+ * Thread: fields marked "pg-redis" belong to the pg-redis thread; the queue to its lock.
+ */
+#ifndef SRV_REDIS_INT_H
+#define SRV_REDIS_INT_H
+
+#include <hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pg_redis_url.h"
+#include "pg_registry.h"
+#include "srv_redis.h"
+
+/* What a queue item asks pg-redis to do. */
+enum qop {
+    Q_PUBLISH, /* f0: Redis channel, f1: pg_cluster_msg payload */
+    Q_SUB,     /* f0: app id, f1: channel; delta +1 / -1 */
+    Q_JOIN,    /* f0: app id, f1: channel, f2: user id, f3: user_info ("null" if none), f4: sid */
+    Q_LEAVE,   /* f0: app id, f1: channel, f2: user id */
+};
+
+#define QF_MAX 5
+#define CS_PERIOD_MS 250 /* pg-redis wakes at least this often while linked (cs_periodic) */
+
+struct qitem {
+    struct qitem *next;
+    enum qop op;
+    int app;    /* state ops: the app's index */
+    unsigned w; /* Q_JOIN: the joiner's worker */
+    int delta;  /* Q_SUB */
+    uint32_t len[QF_MAX];
+    char data[]; /* the fields back to back, each followed by a NUL */
+};
+
+static inline const char *qitem_field(const struct qitem *it, int i)
+{
+    const char *p = it->data;
+    for (int k = 0; k < i; k++)
+        p += it->len[k] + 1;
+    return p;
+}
+
+static inline size_t qitem_bytes(const struct qitem *it)
+{
+    size_t n = sizeof *it;
+    for (int k = 0; k < QF_MAX; k++)
+        n += it->len[k] + 1;
+    return n;
+}
+
+/* A reply the command context still owes, in command order. */
+enum pend_kind {
+    P_IGNORE, /* n PUBLISH / PING / resync replies: errors are logged only */
+    P_OP,     /* the script run for queue item op */
+    P_TICK,   /* heartbeat and reaping, or this node's departure: transitions to announce */
+};
+
+struct pend {
+    struct pend *next;
+    enum pend_kind kind;
+    unsigned long n; /* P_IGNORE: how many replies */
+    struct qitem *op;
+};
+
+/* A subscription_count waiting for the next flush (coalesced per channel). pg-redis. */
+struct cs_count {
+    struct cs_count *next;
+    int app;
+    long count;
+    size_t len;
+    char name[];
+};
+#define CS_COUNT_BUCKETS 256
+
+/* A log line at most every 10 s per kind, with the count since the last one. */
+struct ratelog {
+    atomic_llong last_ms;
+    atomic_ulong since;
+};
+
+struct srv_redis {
+    struct pg_server *srv;   /* immutable after create */
+    struct pg_redis_url url; /* immutable after create; holds the password */
+    char prefix[72];         /* "<redis_prefix>:m:" */
+    size_t plen;
+    char kprefix[72]; /* "<redis_prefix>": the shared-state keys' prefix */
+    uint64_t node;
+    char node_hex[17];
+
+    pthread_mutex_t lock; /* guards the queue below and up */
+    struct qitem *head, *tail;
+    size_t qn, qbytes;
+    bool closed;
+    atomic_int up; /* written under lock; read without it for stats */
+
+    int efd;
+    atomic_int stop;
+    pthread_t thread;
+    bool started;
+
+    /* pg-redis */
+    redisContext *sub, *pub;
+    int64_t sub_rx_ms, pub_rx_ms, ping_ms;
+    int64_t next_try_ms, backoff_ms, down_since_ms;
+    bool ever_up, outage_logged;
+    unsigned long dropped_at_down; /* dropped_down when the outage began */
+    char sha[41];                  /* the state script's SHA1 on this link */
+    struct pend *phead, *ptail;    /* replies owed by pub */
+    int64_t tick_ms, count_ms;     /* last heartbeat; last subscription_count flush */
+    bool tick_pending, departed;
+    bool broken; /* a reply could not be tracked: reset the link */
+    struct cs_count *counts[CS_COUNT_BUCKETS];
+    size_t ncounts;
+
+    /* pg-rest: the synchronous context for cluster reads (srv_cstate_rest.c) */
+    pthread_mutex_t rest_lock;
+    redisContext *rest;
+    char rest_sha[41];
+    int64_t rest_retry_ms;
+
+    atomic_ulong published, dropped_full, dropped_down, received, delivered, dropped_busy, bad,
+        reconnects, state_ops, state_errors, reaped;
+    struct ratelog log_full, log_down, log_bad, log_busy, log_err, log_state;
+};
+
+/* srv_redis.c */
+bool srv_redis__ratelog_due(struct ratelog *l, unsigned long *n);
+/* One blocking connection with AUTH and SELECT (timeout_ms per step). NULL with why. */
+redisContext *srv_redis__dial(struct srv_redis *r, int timeout_ms, char *why, size_t n);
+/* Appends it to the queue (takes ownership). 0, -ENOTCONN, -ENOBUFS or -ESHUTDOWN (freed). */
+int srv_redis__enqueue(struct srv_redis *r, struct qitem *it);
+/* Marks the link up or down; going down drops (and answers, see cs_dropped) what is queued. */
+void srv_redis__set_up(struct srv_redis *r, bool up);
+void srv_redis__free_items(struct qitem *it);
+/* Appends "PUBLISH <P>:m:<app> <msg>" for an EVENT frame, reply ignored. pg-redis, link up. */
+void srv_redis__publish_now(struct srv_redis *r, const char *app_id, const char *ch, size_t clen,
+                            const char *except, const void *frame, size_t flen);
+void srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op);
+
+/* srv_cstate.c (pg-redis unless noted) */
+int cs_load_script(struct srv_redis *r, redisContext *c, char *sha, char *why, size_t n);
+void cs_resync(struct srv_redis *r); /* after (re)connecting: re-register local state */
+void cs_append_op(struct srv_redis *r, struct qitem *it); /* a state op from the queue */
+void cs_on_reply(struct srv_redis *r, redisReply *rep);   /* a reply of pub */
+void cs_periodic(struct srv_redis *r, int64_t now);       /* heartbeat, reaping, counts */
+void cs_link_lost(struct srv_redis *r);                   /* owed replies will never come */
+void cs_dropped(struct srv_redis *r, struct qitem *it);   /* any thread, no lock held */
+void cs_depart(struct srv_redis *r);                      /* at stop, link up */
+void cs_dispose(struct srv_redis *r);
+/* The registry's sink (pg_registry_set_cluster): any thread, under a stripe lock. */
+int cs_sink(void *ctx, const struct pg_registry_change *chg);
+
+#endif
