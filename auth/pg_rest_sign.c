@@ -33,6 +33,10 @@ static int pct_decode(const char *s, size_t n, char **out)
     if (!d)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\0') { /* a raw NUL would cut the value short: refuse it like %00 */
+            free(d);
+            return -EINVAL;
+        }
         if (s[i] != '%') {
             d[j++] = s[i];
             continue;

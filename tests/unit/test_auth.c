@@ -281,6 +281,11 @@ static void test_query_parse_rejects(void **state)
         assert_null(q.kv);
         pg_rest_query_dispose(&q);
     }
+    /* A raw NUL byte is refused like %00 (it would cut a key or value short). */
+    static const char nul_key[] = {'\0', '=', '1'}, nul_val[] = {'a', '=', '1', '\0', 'x'};
+    assert_int_equal(pg_rest_query_parse(&q, nul_key, sizeof nul_key), -EINVAL);
+    assert_int_equal(pg_rest_query_parse(&q, nul_val, sizeof nul_val), -EINVAL);
+    pg_rest_query_dispose(&q);
 }
 
 static void test_query_canon(void **state)
