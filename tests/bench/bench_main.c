@@ -37,6 +37,7 @@ struct result {
     double est_s, sub_s;   /* last connection_established / subscription_succeeded after start */
     double srv_cpu_s, own_cpu_s; /* CPU seconds spent in phase 2 by the server and by pg-bench */
     struct bench_rest_result rest;
+    bool hook_failed; /* --phase-hook after failed */
 };
 
 /* Raises the open-file soft limit to the hard limit; returns the limit now in force. */
@@ -81,6 +82,26 @@ static bool phase2_stop(void *arg)
     return now - p->last_progress_ns >= p->o->drain_ms * 1000000u;
 }
 
+/* Runs "<--phase-hook> <when>" if a hook was given; returns 0 when it exited with status 0. */
+static int run_hook(const struct bench_opts *o, const char *when)
+{
+    if (!o->phase_hook)
+        return 0;
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof cmd, "%s %s", o->phase_hook, when);
+    if (n < 0 || (size_t)n >= sizeof cmd) {
+        fprintf(stderr, "pg-bench: --phase-hook too long\n");
+        return -1;
+    }
+    fflush(stdout);
+    int st = system(cmd);
+    if (st != 0) {
+        fprintf(stderr, "pg-bench: phase hook \"%s\" failed (wait status %d)\n", cmd, st);
+        return -1;
+    }
+    return 0;
+}
+
 static void phase1(const struct bench_opts *o, struct bench_ws *ws, struct result *r)
 {
     r->rss0 = o->server_pid ? bench_rss_kib((int)o->server_pid) : -1;
@@ -122,6 +143,8 @@ static int phase2(const struct bench_opts *o, struct bench_ws *ws, struct result
                                     .payload = (size_t)o->payload,
                                     .conns = (unsigned)o->rest_conns};
         struct bench_rest rest;
+        if (run_hook(o, "before") < 0)
+            return -1;
         double srv0 = o->server_pid ? bench_cpu_s((int)o->server_pid) : -1, own0 = bench_cpu_s(0);
         if (bench_rest_start(&rest, &rc) < 0) {
             fprintf(stderr, "pg-bench: cannot start the publisher threads\n");
@@ -135,6 +158,7 @@ static int phase2(const struct bench_opts *o, struct bench_ws *ws, struct result
         double srv1 = o->server_pid ? bench_cpu_s((int)o->server_pid) : -1;
         r->srv_cpu_s = srv0 >= 0 && srv1 >= 0 ? srv1 - srv0 : -1;
         r->own_cpu_s = bench_cpu_s(0) - own0;
+        r->hook_failed = run_hook(o, "after") < 0;
     }
     r->rss2 = o->server_pid ? bench_rss_kib((int)o->server_pid) : -1;
     return 0;
@@ -158,7 +182,7 @@ static bool report(const struct bench_opts *o, struct bench_ws *ws, const struct
            p99 = bench_hist_quantile_us(h, 0.99) / 1e3, pmax = bench_hist_quantile_us(h, 1) / 1e3;
     bool ok = st->subscribed == o->conns && st->closed_after_sub == 0 && missing == 0 &&
               st->duplicates == 0 && st->bad_frames == 0 && rr->non2xx == 0 && rr->errors == 0 &&
-              st->pusher_errors == 0;
+              st->pusher_errors == 0 && !r->hook_failed;
 
     printf("pg-bench %s: N=%" PRIu64 " events=%" PRIu64 " rate=%g/s payload=%" PRIu64
            " B rest-conns=%" PRIu64 " client=%s\n",
@@ -191,6 +215,8 @@ static bool report(const struct bench_opts *o, struct bench_ws *ws, const struct
         printf("  first error %s\n", st->first_error);
     if (rr->first_problem[0])
         printf("  REST issue  %s\n", rr->first_problem);
+    if (r->hook_failed)
+        printf("  phase hook  \"after\" failed\n");
     printf("  result      %s\n", ok ? "OK" : "FAILED");
     if (o->json)
         printf("{\"label\":\"%s\",\"client\":\"%s\",\"conns\":%" PRIu64 ",\"events\":%" PRIu64
@@ -232,6 +258,8 @@ int main(int argc, char **argv)
     struct bench_ws_cfg wc = {.backend = o.backend,
                               .host = o.ws_host,
                               .port = (int)o.ws_port,
+                              .ports = o.ws_ports,
+                              .nports = o.n_ws_ports,
                               .key = o.key,
                               .channel = o.channel,
                               .conns = (unsigned)o.conns,

@@ -28,6 +28,9 @@ struct opt_row {
 static const struct opt_row rows[] = {
     {"ws-host", K_STR, F(ws_host), "127.0.0.1", 0, 0, "WebSocket host (IPv4 literal)"},
     {"ws-port", K_U64, F(ws_port), "6001", 1, 65535, "WebSocket port"},
+    {"ws-ports", K_STR, F(ws_ports_list), NULL, 0, 0,
+     "P1,P2,...: WebSocket ports of several nodes, connection i on port i mod K (overrides "
+     "--ws-port; REST still goes to --api-port)"},
     {"api-host", K_STR, F(api_host), NULL, 0, 0, "REST host (IPv4 literal; default: --ws-host)"},
     {"api-port", K_U64, F(api_port), "6002", 1, 65535, "REST port"},
     {"app-id", K_STR, F(app_id), "app-id", 0, 0, "app id (REST path)"},
@@ -53,6 +56,9 @@ static const struct opt_row rows[] = {
      "after the last send, stop after this long without a delivery"},
     {"connect-timeout", K_U64, F(connect_timeout_s), "0", U64_ANY,
      "phase 1 deadline in seconds (0: 60 + N / 200)"},
+    {"phase-hook", K_STR, F(phase_hook), NULL, 0, 0,
+     "shell command run as \"CMD before\" just before the first event and as \"CMD after\" "
+     "once phase 2 ends (e.g. to read server counters); a non-zero status fails the run"},
     {"label", K_STR, F(label), "", 0, 0, "text copied into the report and the JSON line"},
     {"json", K_FLAG, F(json), NULL, 0, 0, "also print one JSON result line"},
     {"quiet", K_FLAG, F(quiet), NULL, 0, 0, "no progress lines on stderr"},
@@ -87,6 +93,27 @@ static int set(struct bench_opts *o, const struct opt_row *r, const char *v)
     }
     fprintf(stderr, "pg-bench: --%s: bad value \"%s\"\n", r->name, v);
     return -EINVAL;
+}
+
+/* Fills ws_ports from the comma-separated ws_ports_list. */
+static int parse_ports(struct bench_opts *o)
+{
+    const char *p = o->ws_ports_list;
+    for (;;) {
+        char *end;
+        errno = 0;
+        unsigned long x = strtoul(p, &end, 10);
+        if (errno || end == p || *p == '-' || x < 1 || x > 65535 || (*end && *end != ',') ||
+            o->n_ws_ports == BENCH_WS_MAX_PORTS) {
+            fprintf(stderr, "pg-bench: --ws-ports: bad list \"%s\" (1 to %d ports, 1..65535)\n",
+                    o->ws_ports_list, BENCH_WS_MAX_PORTS);
+            return -EINVAL;
+        }
+        o->ws_ports[o->n_ws_ports++] = (uint16_t)x;
+        if (!*end)
+            return 0;
+        p = end + 1;
+    }
 }
 
 void bench_opts_usage(FILE *out)
@@ -139,6 +166,8 @@ int bench_opts_parse(struct bench_opts *o, int argc, char **argv)
     }
     if (!o->api_host)
         o->api_host = o->ws_host;
+    if (o->ws_ports_list && parse_ports(o) < 0)
+        return -EINVAL;
     if (!o->connect_timeout_s)
         o->connect_timeout_s = 60 + o->conns / 200;
     if (strcmp(o->client, "epoll") == 0) {

@@ -185,7 +185,14 @@ struct bench_ws *bench_ws_create(const struct bench_ws_cfg *cfg, char *err, size
         b->conns[i].fd = -1;
     }
     snprintf(b->path, sizeof b->path, "/app/%s?protocol=7&client=pg-bench&version=1", cfg->key);
-    snprintf(b->hosthdr, sizeof b->hosthdr, "%s:%d", cfg->host, cfg->port);
+    if (cfg->nports > BENCH_WS_MAX_PORTS) {
+        snprintf(err, errlen, "more than %d ports", BENCH_WS_MAX_PORTS);
+        bench_ws_destroy(b);
+        return NULL;
+    }
+    for (unsigned j = 0; j < (cfg->nports ? cfg->nports : 1); j++)
+        snprintf(b->hosthdr[j], sizeof b->hosthdr[j], "%s:%d", cfg->host,
+                 cfg->nports ? cfg->ports[j] : cfg->port);
     int n = snprintf(b->subscribe, sizeof b->subscribe,
                      "{\"event\":\"pusher:subscribe\",\"data\":{\"auth\":\"\",\"channel\":\"%s\"}}",
                      cfg->channel);

@@ -18,10 +18,14 @@ enum bench_ws_backend {
     BENCH_WS_LWS,       /* lws poll(): every wakeup scans all N descriptors */
 };
 
+#define BENCH_WS_MAX_PORTS 16
+
 struct bench_ws_cfg {
     enum bench_ws_backend backend;
     const char *host;
     int port;
+    const uint16_t *ports; /* nports > 0: connection i goes to ports[i % nports], not port */
+    unsigned nports;
     const char *key;
     const char *channel;
     unsigned conns;        /* N */

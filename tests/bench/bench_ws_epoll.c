@@ -137,7 +137,9 @@ static void ep_flush(struct bench_ws *b, unsigned i)
 static void ep_start(struct bench_ws *b, unsigned i)
 {
     struct bench_conn *c = &b->conns[i];
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)b->cfg.port)};
+    int port;
+    const char *hosthdr = b->hosthdr[bench_ws__target(b, i, &port)];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, b->cfg.host, &sa.sin_addr) != 1) {
         bench_ws__gone(b, i, "--ws-host is not an IPv4 address");
         return;
@@ -170,7 +172,7 @@ static void ep_start(struct bench_ws *b, unsigned i)
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: " WS_KEY "\r\nSec-WebSocket-Version: 13\r\n"
                      "Origin: http://%s\r\n\r\n",
-                     b->path, b->hosthdr, b->hosthdr);
+                     b->path, hosthdr, hosthdr);
     if (n < 0 || (size_t)n >= sizeof req || wbuf_append(c, req, (size_t)n) < 0) {
         ep_close(b, i, "handshake request too long");
         return;

@@ -59,7 +59,8 @@ struct bench_ws {
     struct bench_conn *conns;
     uint8_t *seen;
     size_t seen_stride;
-    char path[256], hosthdr[128], subscribe[256];
+    char path[256], subscribe[256];
+    char hosthdr[BENCH_WS_MAX_PORTS][128]; /* "host:port" per port; [0] for cfg.port alone */
     size_t subscribe_len;
     char (*ifaces)[24]; /* source addresses, NULL when not binding */
     unsigned next;      /* next connection to start */
@@ -75,6 +76,18 @@ struct bench_ws {
 static inline unsigned bench_ws__index(const struct bench_ws *b, const struct bench_conn *c)
 {
     return (unsigned)(c - b->conns);
+}
+
+/* Which port connection i uses: an index into hosthdr; *port gets the port. */
+static inline unsigned bench_ws__target(const struct bench_ws *b, unsigned i, int *port)
+{
+    if (!b->cfg.nports) {
+        *port = b->cfg.port;
+        return 0;
+    }
+    unsigned k = i % b->cfg.nports;
+    *port = b->cfg.ports[k];
+    return k;
 }
 
 /* Text received on connection i; complete is false while more of the message is to come. */

@@ -146,10 +146,10 @@ static void lws_start(struct bench_ws *b, unsigned i)
     memset(&ci, 0, sizeof ci);
     ci.context = b->lws_ctx;
     ci.address = b->cfg.host;
-    ci.port = b->cfg.port;
+    unsigned k = bench_ws__target(b, i, &ci.port);
     ci.path = b->path;
-    ci.host = b->hosthdr;
-    ci.origin = b->hosthdr;
+    ci.host = b->hosthdr[k];
+    ci.origin = b->hosthdr[k];
     ci.local_protocol_name = "pg-bench";
     ci.userdata = c;
     ci.pwsi = &c->wsi;
