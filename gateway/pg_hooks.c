@@ -8,6 +8,8 @@
  * webhook_batch_max records) -> attempts until a 2xx, a final 4xx or the retry window ends.
  * One batch per endpoint at a time (head of line): later records wait and form the next batch,
  * so each endpoint receives its events in order, at least once.
+ * With a store (cluster mode) every due batch is formed and stored before its first attempt, then
+ * queued behind the head one (still one at a time, in order); a dead node's batches join the end.
  * The queue bound is per app and counts records from emit until they are finished.
  */
 #include "pg_hooks_int.h"
@@ -455,7 +457,9 @@ bool pg_hooks__retryable(long status)
 
 static void batch_free(struct pg_hooks *h, struct pg_hook_batch *b)
 {
-    for (size_t i = 0; i < b->n; i++)
+    if (b->adopted)
+        atomic_fetch_sub(&h->queued, (long)b->n);
+    for (size_t i = 0; b->recs && i < b->n; i++)
         rec_unref(h, b->recs[i]);
     free(b->recs);
     free(b->body);
@@ -473,7 +477,7 @@ static bool ep_ready(const struct pg_hooks *h, const struct pg_hook_ep *ep, int6
 static void attempt(struct pg_hooks *h, struct pg_hook_batch *b, int64_t now)
 {
     b->in_flight = true;
-    if (b->attempts++ == 0)
+    if (b->attempts++ == 0 && !b->adopted) /* an adopted batch keeps its age */
         b->first_ms = now;
     if (h->tp.start(h->tp.ctx, b) < 0)
         pg_hooks__result(h, b, 0, "could not start the request", now);
@@ -516,6 +520,7 @@ static struct pg_hook_batch *make_batch(struct pg_hooks *h, struct pg_hook_ep *e
     b->ep = ep;
     b->recs = recs;
     b->n = n;
+    b->created_wall = h->wall_ms();
     pg_hook_sign(ep->cfg_app->secret, ep->cfg_app->secret_len, b->body, b->blen, b->sig);
     return b;
 }
@@ -535,14 +540,47 @@ void pg_hooks__pump(struct pg_hooks *h, int64_t now)
     expire(h, now);
     for (size_t i = 0; i < h->n_eps; i++) {
         struct pg_hook_ep *ep = &h->eps[i];
-        if (!ep->batch) {
-            if (!ep_ready(h, ep, now) || !(ep->batch = make_batch(h, ep)))
-                continue;
-            attempt(h, ep->batch, now);
-        } else if (!ep->batch->in_flight && now >= ep->batch->next_ms) {
-            attempt(h, ep->batch, now);
+        /* Single node: a batch is formed only when the previous one is finished. */
+        while ((!ep->batch || h->store.persist) && ep_ready(h, ep, now)) {
+            struct pg_hook_batch *b = make_batch(h, ep);
+            if (!b)
+                continue; /* dropped and counted; its records are off the queue */
+            if (h->store.persist)
+                h->store.persist(h->store.ctx, b);
+            if (ep->btail)
+                ep->btail->next = b;
+            else
+                ep->batch = b;
+            ep->btail = b;
         }
+        if (ep->batch && !ep->batch->in_flight && now >= ep->batch->next_ms)
+            attempt(h, ep->batch, now);
     }
+}
+
+void pg_hooks__adopt(struct pg_hooks *h, struct pg_hook_batch *b)
+{
+    struct pg_hook_ep *ep = b->ep;
+    b->adopted = true;
+    b->next = NULL;
+    atomic_fetch_add(&h->queued, (long)b->n);
+    if (ep->btail)
+        ep->btail->next = b;
+    else
+        ep->batch = b;
+    ep->btail = b;
+}
+
+/* b, the head of its endpoint, is finished: the next batch becomes the head. */
+static void finish(struct pg_hooks *h, struct pg_hook_batch *b)
+{
+    struct pg_hook_ep *ep = b->ep;
+    ep->batch = b->next;
+    if (!ep->batch)
+        ep->btail = NULL;
+    if (h->store.finished)
+        h->store.finished(h->store.ctx, b);
+    batch_free(h, b);
 }
 
 void pg_hooks__result(struct pg_hooks *h, struct pg_hook_batch *b, long status, const char *detail,
@@ -557,8 +595,7 @@ void pg_hooks__result(struct pg_hooks *h, struct pg_hook_batch *b, long status, 
         if (b->attempts > 1)
             PG_LOG(PG_LOG_INFO, "hooks", "app %s webhook #%u: delivered after %d attempts",
                    ep->cfg_app->id, ep->idx, b->attempts);
-        ep->batch = NULL;
-        batch_free(h, b);
+        finish(h, b);
         return;
     }
     char why[160];
@@ -570,8 +607,7 @@ void pg_hooks__result(struct pg_hooks *h, struct pg_hook_batch *b, long status, 
         atomic_fetch_add(&h->failed, 1);
         PG_LOG(PG_LOG_WARN, "hooks", "app %s webhook #%u: %s, not retried; %zu event(s) lost",
                ep->cfg_app->id, ep->idx, why, b->n);
-        ep->batch = NULL;
-        batch_free(h, b);
+        finish(h, b);
         return;
     }
     if (now - b->first_ms >= (int64_t)cfg->webhook_retry_window_s * 1000) {
@@ -580,8 +616,7 @@ void pg_hooks__result(struct pg_hooks *h, struct pg_hook_batch *b, long status, 
                "app %s webhook #%u: %s after %d attempts over %lld s; %zu event(s) dropped",
                ep->cfg_app->id, ep->idx, why, b->attempts, (long long)((now - b->first_ms) / 1000),
                b->n);
-        ep->batch = NULL;
-        batch_free(h, b);
+        finish(h, b);
         return;
     }
     atomic_fetch_add(&h->retried, 1);
@@ -605,12 +640,17 @@ int64_t pg_hooks__next_due(const struct pg_hooks *h, int64_t now)
     for (size_t i = 0; i < h->n_eps; i++) {
         const struct pg_hook_ep *ep = &h->eps[i];
         int64_t e = INT64_MAX;
-        if (ep->batch)
-            e = ep->batch->in_flight ? INT64_MAX : ep->batch->next_ms;
-        else if (ep_ready(h, ep, now))
-            e = now;
-        else if (ep->qlen)
-            e = ep->q[ep->qhead]->mono_ms + h->cfg->webhook_batch_ms;
+        if (ep->batch && !ep->batch->in_flight)
+            e = ep->batch->next_ms;
+        if (!ep->batch || h->store.persist) {
+            int64_t f = INT64_MAX;
+            if (ep_ready(h, ep, now))
+                f = now;
+            else if (ep->qlen)
+                f = ep->q[ep->qhead]->mono_ms + h->cfg->webhook_batch_ms;
+            if (f < e)
+                e = f;
+        }
         if (e < t)
             t = e;
     }
@@ -639,13 +679,19 @@ void pg_hooks__abandon(struct pg_hooks *h)
     }
     while (h->miss_head)
         pend_remove(h, h->miss_head);
+    unsigned long long kept = 0;
     for (size_t i = 0; i < h->n_eps; i++) {
         struct pg_hook_ep *ep = &h->eps[i];
-        if (ep->batch) {
-            n += ep->batch->n;
-            batch_free(h, ep->batch);
-            ep->batch = NULL;
+        while (ep->batch) {
+            struct pg_hook_batch *b = ep->batch;
+            ep->batch = b->next;
+            if (b->persisted)
+                kept += b->n;
+            else
+                n += b->n;
+            batch_free(h, b);
         }
+        ep->btail = NULL;
         while (ep->qlen) {
             n++;
             rec_unref(h, ep_pop(ep));
@@ -654,6 +700,9 @@ void pg_hooks__abandon(struct pg_hooks *h)
     atomic_fetch_add(&h->dropped, n);
     if (n)
         PG_LOG(PG_LOG_WARN, "hooks", "shutdown: abandoned %llu undelivered webhook event(s)", n);
+    if (kept)
+        PG_LOG(PG_LOG_INFO, "hooks",
+               "shutdown: %llu undelivered webhook event(s) left in Redis for another node", kept);
 }
 
 /* ---- creation -------------------------------------------------------------------------------- */

@@ -1,10 +1,13 @@
-/* pg_hooks_int.h - internals of the webhook module, shared by its files and its unit test only.
- *   pg_hooks.c       producers (emit, any thread) and the engine run by pg-hook: debounce,
- * cache_miss dedupe, event_types filters, per (app, endpoint) FIFO, batches, retries pg_hook_body.c
- * event objects and request bodies (pure) srv_hook_http.c  the pg-hook thread: libcurl multi
- * transport, create / start / stop / destroy The engine knows no sockets: a transport starts each
- * attempt and reports its HTTP status through pg_hooks__result(), so the whole state machine is
- * unit tested with a fake transport and clock.
+/* pg_hooks_int.h - internals of the webhook module, shared by its files and its unit tests only.
+ *   pg_hooks.c        producers (emit, any thread) and the engine run by pg-hook: debounce,
+ *                     cache_miss dedupe, event_types filters, per (app, endpoint) FIFO, batches,
+ *                     retries
+ *   pg_hook_body.c    event objects and request bodies (pure)
+ *   srv_hook_http.c   the pg-hook thread: libcurl multi transport, create / start / stop / destroy
+ *   srv_hook_redis.c  cluster mode: the batches kept in Redis so a dead node's are sent by another
+ * The engine knows no sockets: a transport starts each attempt and reports its HTTP status through
+ * pg_hooks__result(), and an optional store (cluster mode) is told when a batch is formed and when
+ * it is finished, so the whole state machine is unit tested with fakes and a fake clock.
  */
 #ifndef PG_HOOKS_INT_H
 #define PG_HOOKS_INT_H
@@ -31,12 +34,14 @@ struct pg_hook_rec {
     char buf[];
 };
 
-/* The head-of-line batch of one endpoint: in flight, or waiting for its retry time. The body and
- * its signature are built once; every attempt sends the same bytes. */
+/* A batch of one endpoint. The head of the endpoint's batch FIFO is in flight or waiting for its
+ * retry time; in single-node mode it is the only one. The body and its signature are built once;
+ * every attempt sends the same bytes. */
 struct pg_hook_batch {
+    struct pg_hook_batch *next; /* ep's batch FIFO */
     struct pg_hook_ep *ep;
-    struct pg_hook_rec **recs;
-    size_t n;
+    struct pg_hook_rec **recs; /* NULL for an adopted batch */
+    size_t n;                  /* events (records) */
     char *body;
     size_t blen;
     char sig[65];
@@ -45,6 +50,11 @@ struct pg_hook_batch {
     int64_t next_ms;  /* earliest start of the next attempt */
     bool in_flight;
     void *xfer; /* the transport's handle while in flight */
+    /* Store (cluster mode) only. */
+    bool adopted;         /* a dead node's batch taken over from Redis: no records */
+    bool persisted;       /* in Redis, in this node's processing list */
+    int64_t created_wall; /* Unix ms when the batch was formed (kept in Redis) */
+    char job[48];         /* the job's name in Redis ("" until the store names it) */
 };
 
 /* One (app, webhook). Owned by: pg-hook. */
@@ -56,7 +66,8 @@ struct pg_hook_ep {
     uint32_t types;         /* 1 << enum pg_hook_type taken by this endpoint */
     struct pg_hook_rec **q; /* FIFO ring of records not yet in a batch */
     size_t qhead, qlen, qcap;
-    struct pg_hook_batch *batch; /* NULL, or the head-of-line batch */
+    struct pg_hook_batch *batch; /* NULL, or the head-of-line batch (head of the FIFO) */
+    struct pg_hook_batch *btail; /* last batch of the FIFO */
 };
 
 struct pg_hook_tp {
@@ -68,11 +79,23 @@ struct pg_hook_tp {
     void *ctx;
 };
 
+/* Cluster mode: where batches are kept so that they survive this node (srv_hook_redis.c). */
+struct pg_hook_store {
+    /* pg-hook: b was just formed, before its first attempt; sets b->persisted when stored. */
+    void (*persist)(void *ctx, struct pg_hook_batch *b);
+    /* pg-hook: b is finished (delivered, refused for good or dropped) and is about to be freed. */
+    void (*finished)(void *ctx, struct pg_hook_batch *b);
+    void *ctx;
+};
+
 struct pg_hook_pend; /* debounced record or cache_miss marker (pg_hooks.c) */
 
 struct pg_hooks {
     const struct pg_config *cfg;
     struct pg_hook_tp tp;
+    /* .persist NULL: single node, one batch per endpoint at a time. Set: every due batch is formed
+     * (and stored) at once, queued behind the head batch; sent in order. */
+    struct pg_hook_store store;
     int64_t (*mono_ms)(void); /* pg_now_ms; tests replace both clocks before any emit */
     int64_t (*wall_ms)(void); /* CLOCK_REALTIME ms */
     size_t n_apps;
@@ -119,8 +142,12 @@ void pg_hooks__result(struct pg_hooks *h, struct pg_hook_batch *b, long status, 
 int64_t pg_hooks__next_due(const struct pg_hooks *h, int64_t now);
 /* Records emitted and not yet delivered, dropped or failed. */
 long pg_hooks__outstanding(struct pg_hooks *h);
-/* Drops everything left (the transport has cancelled what was in flight), counts and logs it. */
+/* Drops everything left (the transport has cancelled what was in flight), counts and logs it.
+ * Persisted batches are not counted as dropped: they stay in Redis for another node. */
 void pg_hooks__abandon(struct pg_hooks *h);
+/* Queues b (adopted, persisted, body and sig set, ep set) behind ep's batches; counted in queued
+ * until finished. */
+void pg_hooks__adopt(struct pg_hooks *h, struct pg_hook_batch *b);
 /* Delay before attempt number `attempt + 1` after `attempt` failed ones (attempt >= 1): min
  * doubling to max, minus up to 20 % jitter from rnd, never below min. */
 int64_t pg_hooks__backoff(int attempt, int64_t min_ms, int64_t max_ms, uint32_t rnd);

@@ -105,12 +105,23 @@ void pg_registry_set_cluster(struct pg_registry *r, pg_registry_sink sink, void 
     r->sink_ctx = ctx;
 }
 
+/* Cluster mode: whether changes of c go to the sink. '#' channels stay node-local, except
+ * "#server-to-user-<id>", whose cluster-wide count is the user's signed-in connections (watchlist
+ * online / offline, srv_cstate_watch.c). */
+static bool cluster_wide(const struct chan *c)
+{
+    static const char user[] = "#server-to-user-";
+    if (!c->len || c->name[0] != '#')
+        return true;
+    return c->len > sizeof user - 1 && memcmp(c->name, user, sizeof user - 1) == 0;
+}
+
 /* Cluster mode: reports a change to the sink (caller holds the stripe lock). Returns the sink's
- * answer; 0 for '#' channels, which stay node-local. */
+ * answer; -1 for the node-local '#' channels. */
 static int tell(struct pg_registry *r, const struct chan *c, enum pg_registry_op op, unsigned w,
                 const char *sid, const char *uid, size_t ulen, const char *info, size_t ilen)
 {
-    if (c->len && c->name[0] == '#')
+    if (!cluster_wide(c))
         return -1;
     struct pg_registry_change chg = {op, c->app, c->name, c->len, w, sid, uid, ulen, info, ilen};
     return r->sink(r->sink_ctx, &chg);
@@ -596,7 +607,7 @@ void pg_registry_snapshot(struct pg_registry *r, void (*begin)(void *ctx),
         struct stripe *s = &r->st[i];
         for (size_t b = 0; b < s->nbucket; b++)
             for (struct chan *c = s->bucket[b]; c; c = c->next) {
-                if (c->subs <= 0 || (c->len && c->name[0] == '#'))
+                if (c->subs <= 0 || !cluster_wide(c))
                     continue;
                 on_chan(ctx, c->app, c->name, c->len, c->subs);
                 for (size_t k = 0; k < c->nmem; k++)

@@ -39,7 +39,8 @@ void pg_registry_set_hooks(struct pg_registry *r, struct pg_hooks *h);
 void pg_registry_set_config(struct pg_registry *r, const struct pg_config *cfg);
 
 /* Cluster mode (design.md section 8; srv_cstate.c). The registry then keeps only this node's
- * state, for local delivery, and reports every change of a channel not starting with '#' to the
+ * state, for local delivery, and reports every change of a channel not starting with '#' (and of
+ * every "#server-to-user-<id>": the user's signed-in connections, for the watchlist) to the
  * sink, under the stripe lock, so the sink sees changes in registry order. It emits no occupancy
  * or member webhooks, no member_added / member_removed broadcasts and no subscription_count: the
  * cluster layer does, from the shared state. A sink that refuses a JOIN or LEAVE (returns < 0: no
@@ -64,7 +65,7 @@ void pg_registry_set_cluster(struct pg_registry *r, pg_registry_sink sink, void 
  * (the cluster answers with subscription_succeeded later). */
 #define PG_REGISTRY_DEFERRED 2
 
-/* Calls begin(ctx) and then the callbacks for every channel not starting with '#' (subs = this
+/* Calls begin(ctx) and then the callbacks for every channel the sink hears of (subs = this
  * node's subscriptions) and every presence member (conns = this node's connections), with every
  * stripe locked at once: no change is half-seen, and a change made after begin() returned is not
  * in the snapshot. Callbacks must only copy. Thread: any (the cluster resync). */

@@ -1,9 +1,10 @@
 /* rest_channels.c - GET /apps/{id}/channels, /channels/{name}, /channels/{name}/users
  * (spec 9.5 - 9.7).
  * Thread: pg-rest (called from rest_server.c after the signature check).
- * Touches: the registry, and the cache for info=cache. Their callbacks and writers run under a
- * stripe lock, so they only append to our own pg_buf (memory work, no I/O); MHD sees the buffer
- * after every lock is released. The max_read_requests_per_sec check is done by rest_server.c.
+ * Touches: the registry, and the cache for info=cache (cluster mode: Redis first). Their callbacks
+ * and writers run under a stripe lock, so they only append to our own pg_buf (memory work, no I/O);
+ * MHD sees the buffer after every lock is released. The max_read_requests_per_sec check is done by
+ * rest_server.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -115,9 +116,17 @@ int rest__channel(const struct rest_call *c, struct pg_buf *out)
     if ((want & PG_INFO_CACHE) && !(kind & PG_CHAN_CACHE))
         return rest__error(out, 400, "cache is only available for cache channels");
     bool occupied;
+    struct pg_buf cached; /* cluster mode: info=cache from Redis */
+    pg_buf_init(&cached);
     if (c->srv->redis) {
-        if (srv_redis_read_channel(c->srv->redis, c->app->id, c->chan, c->clen, &st) < 0)
+        int crc = (want & PG_INFO_CACHE)
+                      ? srv_redis_cache_info(c->srv->redis, c->app->id, c->chan, c->clen, &cached)
+                      : 0;
+        if (crc == -EIO || cached.oom ||
+            srv_redis_read_channel(c->srv->redis, c->app->id, c->chan, c->clen, &st) < 0) {
+            pg_buf_dispose(&cached);
             return rest__error(out, 503, CLUSTER_DOWN);
+        }
         occupied = st.subs > 0;
     } else {
         occupied = pg_registry_stats(c->srv->reg, c->app->idx, c->chan, c->clen, &st) == 0;
@@ -131,10 +140,13 @@ int rest__channel(const struct rest_call *c, struct pg_buf *out)
     if (want & PG_INFO_CACHE) {
         /* {"data":"<last data>","ttl":<seconds left>}, or null: nothing cached (spec 9.6) */
         pg_buf_puts(out, ",\"cache\":");
-        if (!c->srv->cache ||
-            pg_cache_info(c->srv->cache, c->app->idx, c->chan, c->clen, pg_now_ms(), out) < 0)
+        if (cached.len) /* else this node's own, as a cache replay falls back to it */
+            pg_buf_put(out, cached.p, cached.len);
+        else if (!c->srv->cache ||
+                 pg_cache_info(c->srv->cache, c->app->idx, c->chan, c->clen, pg_now_ms(), out) < 0)
             pg_buf_puts(out, "null");
     }
+    pg_buf_dispose(&cached);
     pg_buf_put(out, "}", 1);
     return 200;
 }

@@ -11,7 +11,8 @@
  * Plaintext for a private-encrypted- channel of an app with a master key (spec 6.3) is encrypted
  * here, with a fresh random nonce per channel; the key is wiped after use and never logged.
  * Cluster mode: each frame also goes, as built, to srv_redis for the other nodes (even when this
- * node has no subscriber of the channel), with the request's socket_id as the exclusion.
+ * node has no subscriber of the channel), with the request's socket_id as the exclusion; a cache
+ * channel's frame and data are also stored in Redis (srv_cstate_cache.c).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -101,6 +102,9 @@ static int deliver(const struct rest_call *c, const struct pg_trigger *t)
             if (cached &&
                 pg_cache_put(cache, app, ch->name, ch->len, m, data, dlen, now, ttl_ms) < 0)
                 rc = -ENOMEM;
+            if (cached && c->srv->redis) /* cluster-wide, queued before the PUBLISH below */
+                srv_redis_cache_put(c->srv->redis, c->app, ch->name, ch->len, pg_msg_data(m),
+                                    m->len, data, dlen, ttl_ms);
             /* Cluster: the same bytes go to the other nodes (a failure is counted there and
              * does not fail the request: local delivery is complete). */
             if (c->srv->redis)

@@ -36,9 +36,15 @@
  * whole again within a round trip of every node reconnecting, with no member_added repeated.
  * At stop, "depart" removes this node and announces what that changes.
  *
+ * Signed-in users: "#server-to-user-<id>" is counted like any channel (in :subs and the node's
+ * :subs, so reaping and resync cover it) but announces no webhooks or counts: its 0 -> 1 and -> 0
+ * transitions are the user's watchlist online / offline, published on "#watch-<id>" to every node
+ * (srv_cstate_watch.c, which also answers a watcher's initial state from :subs). Cache channels
+ * keep their last event in <P>:cache:<app>:<channel> (srv_cstate_cache.c).
+ *
  * Not cluster-wide yet: max_presence_members_per_channel (checked per node); a repeated presence
  * subscribe of the same socket answers with the local roster; subscription_count of channels over
- * 100 subscribers is not throttled to one per 5 s; user sign-in state (watchlist) stays local.
+ * 100 subscribers is not throttled to one per 5 s.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -211,7 +217,7 @@ static const struct pg_app *app_at(struct srv_redis *r, int app)
     return app >= 0 && (size_t)app < cfg->n_apps ? &cfg->apps[app] : NULL;
 }
 
-static struct qitem *qitem_make(enum qop op, const char *const *f, const size_t *fl, int nf)
+struct qitem *cs_qitem_make(enum qop op, const char *const *f, const size_t *fl, int nf)
 {
     size_t total = 0;
     for (int i = 0; i < nf; i++)
@@ -244,15 +250,15 @@ int cs_sink(void *ctx, const struct pg_registry_change *chg)
     switch (chg->op) {
     case PG_REG_SUB:
     case PG_REG_UNSUB:
-        if ((it = qitem_make(Q_SUB, f, fl, 2)))
+        if ((it = cs_qitem_make(Q_SUB, f, fl, 2)))
             it->delta = chg->op == PG_REG_SUB ? 1 : -1;
         break;
     case PG_REG_JOIN:
         if (chg->sid && fl[4] < PG_SID_MAX)
-            it = qitem_make(Q_JOIN, f, fl, 5);
+            it = cs_qitem_make(Q_JOIN, f, fl, 5);
         break;
     case PG_REG_LEAVE:
-        it = qitem_make(Q_LEAVE, f, fl, 3);
+        it = cs_qitem_make(Q_LEAVE, f, fl, 3);
         break;
     }
     if (!it)
@@ -305,7 +311,7 @@ static void announce_member(struct srv_redis *r, const struct pg_app *app, const
 
 static bool counted(struct srv_redis *r, const struct pg_app *app, const char *ch, size_t clen)
 {
-    if (!app || (pg_chan_classify(ch, clen) & PG_CHAN_PRESENCE))
+    if (!app || (clen && ch[0] == '#') || (pg_chan_classify(ch, clen) & PG_CHAN_PRESENCE))
         return false;
     return app->subscription_count ||
            pg_hooks_wants(r->srv->hooks, app->idx, PG_HOOK_SUBSCRIPTION_COUNT);
@@ -371,18 +377,30 @@ static void counts_flush(struct srv_redis *r, bool send)
 /* ---- replies ----------------------------------------------------------------------------------
  */
 
-static void post_result(struct srv_redis *r, const struct qitem *it, struct pg_msg *m)
+static void post(struct srv_redis *r, enum pg_bus_kind kind, unsigned w, int app, const char *ch,
+                 size_t clen, const char *sid, struct pg_msg *m)
 {
-    const char *ch = qitem_field(it, 1);
-    struct pg_bus_item *bi = m ? pg_bus_item_new(PG_BUS_PRESENCE_RESULT, ch, it->len[1]) : NULL;
+    struct pg_bus_item *bi = m ? pg_bus_item_new(kind, ch, clen) : NULL;
     if (!bi) {
         pg_msg_unref(m);
         return;
     }
-    bi->app = it->app;
+    bi->app = app;
     bi->msg = m;
-    snprintf(bi->except, sizeof bi->except, "%s", qitem_field(it, 4));
-    pg_bus_push(r->srv->bus, it->w, bi);
+    snprintf(bi->except, sizeof bi->except, "%s", sid);
+    pg_bus_push(r->srv->bus, w, bi);
+}
+
+static void post_result(struct srv_redis *r, const struct qitem *it, struct pg_msg *m)
+{
+    post(r, PG_BUS_PRESENCE_RESULT, it->w, it->app, qitem_field(it, 1), it->len[1],
+         qitem_field(it, 4), m);
+}
+
+void cs_post_socket(struct srv_redis *r, unsigned w, int app, const char *ch, size_t clen,
+                    const char *sid, struct pg_msg *m)
+{
+    post(r, PG_BUS_SOCKET_MSG, w, app, ch, clen, sid, m);
 }
 
 static struct pg_msg *succeeded_frame(const struct qitem *it, const struct pg_buf *roster)
@@ -393,6 +411,10 @@ static struct pg_msg *succeeded_frame(const struct qitem *it, const struct pg_bu
 
 void cs_dropped(struct srv_redis *r, struct qitem *it)
 {
+    if (it->op == Q_CACHE_GET)
+        cx_dropped(r, it);
+    else if (it->op == Q_WATCH)
+        cw_dropped(r, it);
     if (it->op != Q_JOIN)
         return;
     struct pg_buf b;
@@ -458,6 +480,14 @@ static void on_op(struct srv_redis *r, struct qitem *it, redisReply *rep)
     const char *ch = qitem_field(it, 1);
     size_t clen = it->len[1];
     struct pg_hooks *hooks = r->srv->hooks;
+    if (it->op == Q_CACHE_GET) {
+        cx_on_reply(r, it, rep);
+        return;
+    }
+    if (it->op == Q_WATCH) {
+        cw_on_reply(r, it, rep);
+        return;
+    }
     if (rep->type == REDIS_REPLY_ERROR) {
         cs_dropped(r, it);
         return;
@@ -474,6 +504,11 @@ static void on_op(struct srv_redis *r, struct qitem *it, redisReply *rep)
             pg_hooks_emit(hooks, app->idx, PG_HOOK_CHANNEL_VACATED, ch, clen, NULL, 0);
     } else if (it->op == Q_SUB && rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
         long s = (long)rep->integer;
+        if (clen && ch[0] == '#') { /* "#server-to-user-<id>": the user's signed-in connections */
+            if ((it->delta > 0 && s == 1) || (it->delta < 0 && s == 0))
+                cw_user_changed(r, qitem_field(it, 0), it->len[0], ch, clen, it->delta > 0);
+            return;
+        }
         if (app && it->delta > 0 && s == 1)
             pg_hooks_emit(hooks, app->idx, PG_HOOK_CHANNEL_OCCUPIED, ch, clen, NULL, 0);
         if (app && it->delta < 0 && s == 0)
@@ -510,6 +545,8 @@ static void on_tick(struct srv_redis *r, redisReply *rep)
         if (tag->str[0] == 'm' && str_el(t, 3)) {
             struct pg_cstate_member me = {t->element[3]->str, t->element[3]->len, NULL, 0};
             announce_member(r, app, a->str, c->str, c->len, &me, false, NULL);
+        } else if (tag->str[0] == 'v' && c->len && c->str[0] == '#') {
+            cw_user_changed(r, a->str, a->len, c->str, c->len, false);
         } else if (tag->str[0] == 'v' && app) {
             pg_hooks_emit(r->srv->hooks, app->idx, PG_HOOK_CHANNEL_VACATED, c->str, c->len, NULL,
                           0);
@@ -571,6 +608,14 @@ static void hdr(struct srv_redis *r, const char **argv, size_t *argl, const char
 
 void cs_append_op(struct srv_redis *r, struct qitem *it)
 {
+    if (it->op == Q_CACHE_SET || it->op == Q_CACHE_GET) {
+        cx_append(r, it);
+        return;
+    }
+    if (it->op == Q_WATCH) {
+        cw_append(r, it);
+        return;
+    }
     const char *argv[HDR_ARGS + 4];
     size_t argl[HDR_ARGS + 4];
     char delta[8];

@@ -157,3 +157,9 @@ int srv_redis_read_users(struct srv_redis *r, const char *app_id, const char *ch
     pthread_mutex_unlock(&r->rest_lock);
     return rc;
 }
+
+redisReply *srv_redis__rest_run(struct srv_redis *r, int argc, const char **argv,
+                                const size_t *argl)
+{
+    return run(r, argc, argv, argl);
+}

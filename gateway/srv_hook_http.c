@@ -3,6 +3,8 @@
  * Thread: pg_hooks_create / start / stop / destroy on pg-main; the rest on pg-hook, except
  * http_wake (any producer: curl_multi_wakeup is libcurl's one thread-safe multi call).
  * curl_global_init() must have run before any thread started (main does it).
+ * With redis_url (cluster mode) the batches are also kept in Redis (srv_hook_redis.c), driven from
+ * this thread's loop; without it nothing of that runs.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include "pg_clock.h"
 #include "pg_hooks_int.h"
 #include "pg_log.h"
+#include "srv_hook_redis.h"
 
 #define MAX_TOTAL_CONNS 64L /* all endpoints together */
 #define MAX_HOST_CONNS 8L   /* one receiver host */
@@ -24,6 +27,7 @@
 struct hook_http {
     CURLM *multi;
     struct pg_hooks *h;
+    struct hook_redis *store; /* NULL: single node */
     pthread_t thr;
     bool started;
 };
@@ -163,6 +167,8 @@ static void *run(void *arg)
         int64_t now = pg_now_ms();
         bool stopping = atomic_load(&h->stopping);
         pg_hooks__pump(h, now);
+        if (hh->store)
+            hook_redis_tick(hh->store, now);
         if (stopping && (pg_hooks__outstanding(h) <= 0 || now >= h->deadline_ms))
             break;
         int running = 0;
@@ -170,6 +176,8 @@ static void *run(void *arg)
         if (reap(hh) > 0)
             continue; /* a finished batch may let the next one of its endpoint go at once */
         int64_t due = pg_hooks__next_due(h, now);
+        if (hh->store && hook_redis_next_due(hh->store) < due)
+            due = hook_redis_next_due(hh->store);
         if (stopping && due > h->deadline_ms)
             due = h->deadline_ms;
         int64_t wait = due == INT64_MAX ? MAX_WAIT_MS : due - now;
@@ -187,6 +195,8 @@ static void *run(void *arg)
             b->in_flight = false;
         }
     }
+    if (hh->store)
+        hook_redis_depart(hh->store); /* what is left goes to another node */
     pg_hooks__abandon(h);
     return NULL;
 }
@@ -212,6 +222,12 @@ struct pg_hooks *pg_hooks_create(const struct pg_config *cfg, char *err, size_t 
         return NULL;
     }
     hh->h = h;
+    if (cfg->redis_url && !(hh->store = hook_redis_create(h, cfg, err, errlen))) {
+        pg_hooks__free(h);
+        curl_multi_cleanup(hh->multi);
+        free(hh);
+        return NULL;
+    }
     return h;
 }
 
@@ -251,6 +267,7 @@ void pg_hooks_destroy(struct pg_hooks *h)
     if (hh->started)
         pg_hooks_stop(h, pg_now_ms());
     pg_hooks__free(h);
+    hook_redis_destroy(hh->store);
     curl_multi_cleanup(hh->multi);
     free(hh);
 }

@@ -1,7 +1,7 @@
 /* srv_redis.h - cluster mode: the link between this node and the others, over Redis (design.md
  * section 8): pub/sub message relay (this file's srv_redis.c) and the cluster-wide channel state
  * (srv_cstate*.c: presence rosters, counts, occupancy, reaping of dead nodes, resync after a
- * reconnect; see srv_cstate.c's header).
+ * reconnect, cache channels' last event, watchlist online / offline; see srv_cstate.c's header).
  *
  * Thread pg-redis owns two hiredis contexts. One has PSUBSCRIBEd "<prefix>:m:*" and turns every
  * message from another node into local delivery, exactly as a local publish (registry mask ->
@@ -89,6 +89,33 @@ int srv_redis_read_channel(struct srv_redis *r, const char *app_id, const char *
                            struct pg_chan_stats *st);
 int srv_redis_read_users(struct srv_redis *r, const char *app_id, const char *ch, size_t len,
                          void (*cb)(void *ctx, const char *uid, size_t ulen), void *cbctx);
+
+/* Cache channels cluster-wide (srv_cstate_cache.c). cache_put: remembers the event frame and its
+ * data for (app, ch) in Redis for ttl_ms (queued; copies everything); 0 or a negative errno as
+ * srv_redis_publish (r NULL: 0). Thread: any. cache_replay: asks Redis for the subscriber sid's
+ * replay, answered later on worker w as PG_BUS_SOCKET_MSG (the cached frame, or cache_miss with
+ * its webhook); < 0 (link down, queue full): nothing was queued, the caller answers locally.
+ * Thread: a worker. cache_info: writes info=cache's {"data":...,"ttl":N} for (app_id, ch) to out;
+ * 0, -ENOENT (nothing in Redis, nothing written) or -EIO. Thread: pg-rest. */
+struct pg_buf;
+int srv_redis_cache_put(struct srv_redis *r, const struct pg_app *app, const char *ch, size_t clen,
+                        const void *frame, size_t flen, const char *data, size_t dlen,
+                        int64_t ttl_ms);
+int srv_redis_cache_replay(struct srv_redis *r, const struct pg_app *app, const char *ch,
+                           size_t clen, unsigned w, const char *sid);
+int srv_redis_cache_info(struct srv_redis *r, const char *app_id, const char *ch, size_t clen,
+                         struct pg_buf *out);
+
+/* Watchlist cluster-wide (srv_cstate_watch.c). A signed-in user is online while the cluster count
+ * of its "#server-to-user-<id>" is above 0; the node whose state change takes it 0 -> 1 or to 0
+ * publishes the watchlist event. srv_redis_linked: whether the cluster announces those now (else
+ * the node announces its own transitions). watch_state: the initial state of ids (each
+ * "<decimal length>:<bytes>") for watcher socket sid, found on worker w by its own
+ * "#server-to-user-" channel self_ch, answered later as PG_BUS_SOCKET_MSG (a watchlist_events
+ * frame); < 0: nothing queued, the caller answers locally. Thread: a worker. */
+bool srv_redis_linked(const struct srv_redis *r);
+int srv_redis_watch_state(struct srv_redis *r, const struct pg_app *app, const char *self_ch,
+                          size_t slen, unsigned w, const char *sid, const char *ids, size_t idlen);
 
 void srv_redis_get_stats(struct srv_redis *r, struct srv_redis_stats *out);
 uint64_t srv_redis_node_id(const struct srv_redis *r);

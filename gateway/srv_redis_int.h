@@ -21,6 +21,13 @@ enum qop {
     Q_SUB,     /* f0: app id, f1: channel; delta +1 / -1 */
     Q_JOIN,    /* f0: app id, f1: channel, f2: user id, f3: user_info ("null" if none), f4: sid */
     Q_LEAVE,   /* f0: app id, f1: channel, f2: user id */
+    /* srv_cstate_cache.c: f0: app id, f1: cache channel; SET: f2: frame, f3: data, f4: TTL in ms
+     * (decimal); GET: f4: the subscriber's socket id (answered on worker w) */
+    Q_CACHE_SET,
+    Q_CACHE_GET,
+    /* srv_cstate_watch.c: f0: app id, f1: the watcher's "#server-to-user-<id>", f2: the watched
+     * ids, each "<decimal length>:<bytes>", f4: the watcher's socket id (on worker w) */
+    Q_WATCH,
 };
 
 #define QF_MAX 5
@@ -141,7 +148,14 @@ void srv_redis__publish_now(struct srv_redis *r, const char *app_id, const char 
                             const char *except, const void *frame, size_t flen);
 void srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op);
 
+/* srv_cstate_rest.c: one command on the REST thread's context (NULL: Redis cannot answer).
+ * Caller holds rest_lock. */
+redisReply *srv_redis__rest_run(struct srv_redis *r, int argc, const char **argv,
+                                const size_t *argl);
+
 /* srv_cstate.c (pg-redis unless noted) */
+/* A queue item with nf fields (any thread); NULL when out of memory. */
+struct qitem *cs_qitem_make(enum qop op, const char *const *f, const size_t *fl, int nf);
 int cs_load_script(struct srv_redis *r, redisContext *c, char *sha, char *why, size_t n);
 void cs_resync(struct srv_redis *r); /* after (re)connecting: re-register local state */
 void cs_append_op(struct srv_redis *r, struct qitem *it); /* a state op from the queue */
@@ -153,5 +167,22 @@ void cs_depart(struct srv_redis *r);                      /* at stop, link up */
 void cs_dispose(struct srv_redis *r);
 /* The registry's sink (pg_registry_set_cluster): any thread, under a stripe lock. */
 int cs_sink(void *ctx, const struct pg_registry_change *chg);
+
+/* srv_cstate_cache.c and srv_cstate_watch.c (pg-redis; *_dropped: any thread, no lock held).
+ * append: the command for queue item it (owns it now); on_reply: its reply (it freed by the
+ * caller); dropped: the link cannot answer it, so the node answers alone. */
+void cx_append(struct srv_redis *r, struct qitem *it);
+void cx_on_reply(struct srv_redis *r, struct qitem *it, redisReply *rep);
+void cx_dropped(struct srv_redis *r, struct qitem *it);
+void cw_append(struct srv_redis *r, struct qitem *it);
+void cw_on_reply(struct srv_redis *r, struct qitem *it, redisReply *rep);
+void cw_dropped(struct srv_redis *r, struct qitem *it);
+/* The cluster count of app_id's "#server-to-user-<id>" (ch) went 0 -> 1 (online) or to 0:
+ * publishes the watchlist event on "#watch-<id>" to every node, this one included. */
+void cw_user_changed(struct srv_redis *r, const char *app_id, size_t alen, const char *ch,
+                     size_t clen, bool online);
+/* Posts frame m (consumed) to worker w for socket sid among the subscribers of (app, ch). */
+void cs_post_socket(struct srv_redis *r, unsigned w, int app, const char *ch, size_t clen,
+                    const char *sid, struct pg_msg *m);
 
 #endif

@@ -8,6 +8,9 @@
  * of user U is subscribed internally to "#watch-<U>", where U's online/offline changes are
  * published. Clients can subscribe to neither directly ('#' names are refused), except that the
  * pusher-js subscribe to its own #server-to-user- channel is confirmed.
+ * Cluster mode (srv_cstate_watch.c): while linked to Redis, the cluster count decides online /
+ * offline and the node that sees a transition publishes it to every node; the initial state of a
+ * watchlist is answered from Redis, later, through the bus.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include "pg_frame.h"
 #include "pg_log.h"
 #include "pg_user_auth.h"
+#include "srv_redis.h"
 #include "ws_worker.h"
 
 #define PG_USER_ID_MAX 128
@@ -57,7 +61,7 @@ static void publish_watch(struct ws_conn *c, const char *id, size_t idlen, bool 
 
 void ws_user_left(struct ws_conn *c, const char *ch, size_t len, long remaining)
 {
-    if (remaining == 0 && len > sizeof USER_PREFIX - 1)
+    if (remaining == 0 && len > sizeof USER_PREFIX - 1 && !srv_redis_linked(c->w->srv->redis))
         publish_watch(c, ch + sizeof USER_PREFIX - 1, len - (sizeof USER_PREFIX - 1), false);
 }
 
@@ -70,6 +74,27 @@ static void signin_failed(struct ws_conn *c, const char *why)
         ws_conn_error(c, 4009, why);
 }
 
+/* Cluster mode, linked: the cluster answers the initial state of the k ids later (on the bus).
+ * False when it cannot (nothing queued): the caller answers from this node's registry. */
+static bool cluster_state(struct ws_conn *c, const char *const *idv, const size_t *idl, size_t k)
+{
+    struct pg_server *srv = c->w->srv;
+    char self[PG_USER_ID_MAX + 24];
+    int sl = name_of(self, sizeof self, USER_PREFIX, c->user_id, c->uidlen);
+    if (!srv_redis_linked(srv->redis) || sl < 0)
+        return false;
+    struct pg_buf ids; /* "<length>:<id>" each */
+    pg_buf_init(&ids);
+    for (size_t i = 0; i < k; i++) {
+        pg_buf_printf(&ids, "%zu:", idl[i]);
+        pg_buf_put(&ids, idv[i], idl[i]);
+    }
+    bool ok = !ids.oom && srv_redis_watch_state(srv->redis, c->app, self, (size_t)sl, c->w->id,
+                                                c->sid, ids.p, ids.len) == 0;
+    pg_buf_dispose(&ids);
+    return ok;
+}
+
 /* Sends the current state of the watched ids, then subscribes to their changes. */
 static void watchlist(struct ws_conn *c, json_object *wl)
 {
@@ -78,10 +103,8 @@ static void watchlist(struct ws_conn *c, json_object *wl)
     bool truncated = n > PG_WATCHLIST_MAX;
     if (truncated)
         n = PG_WATCHLIST_MAX;
-    struct pg_buf on, off;
-    pg_buf_init(&on);
-    pg_buf_init(&off);
-    size_t non = 0, noff = 0;
+    const char *idv[PG_WATCHLIST_MAX];
+    size_t idl[PG_WATCHLIST_MAX], k = 0;
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(wl, i);
         if (!json_object_is_type(e, json_type_string))
@@ -95,6 +118,18 @@ static void watchlist(struct ws_conn *c, json_object *wl)
         if (wl_len < 0 || ws_chanidx_sub_of(c, c->app->idx, ch, (size_t)wl_len))
             continue;
         ws_sub_internal(c, ch, (size_t)wl_len, PG_CHAN_PUBLIC);
+        idv[k] = id;
+        idl[k++] = idlen;
+    }
+    struct pg_buf on, off;
+    pg_buf_init(&on);
+    pg_buf_init(&off);
+    size_t non = 0, noff = 0;
+    bool remote = k && cluster_state(c, idv, idl, k);
+    for (size_t i = 0; !remote && i < k; i++) {
+        const char *id = idv[i];
+        size_t idlen = idl[i];
+        char ch[PG_USER_ID_MAX + 16];
         int ul = name_of(ch, sizeof ch, USER_PREFIX, id, idlen);
         struct pg_chan_stats st;
         bool online = ul > 0 && pg_registry_stats(srv->reg, c->app->idx, ch, (size_t)ul, &st) == 0;
@@ -202,7 +237,7 @@ void ws_signin(struct ws_conn *c, json_object *data)
         return;
     }
     long count = ws_sub_internal(c, ch, (size_t)n, PG_CHAN_USER);
-    if (count == 1)
+    if (count == 1 && !srv_redis_linked(c->w->srv->redis)) /* else the cluster announces it */
         publish_watch(c, id, idlen, true);
 
     send_success(c, ud, udlen);

@@ -14,6 +14,7 @@
 #include "pg_debug.h"
 #include "pg_frame.h"
 #include "pg_hooks.h"
+#include "srv_redis.h"
 #include "ws_worker.h"
 
 #define PG_USER_ID_MAX 128
@@ -115,7 +116,10 @@ static bool counted(const struct ws_conn *c)
 static void after_join(struct ws_conn *c, const char *ch, size_t clen, unsigned kind)
 {
     struct pg_server *srv = c->w->srv;
-    if (kind & PG_CHAN_CACHE) {
+    /* Cluster mode: Redis has the cluster's last event; its answer comes later on the bus. */
+    if ((kind & PG_CHAN_CACHE) &&
+        (!srv->redis ||
+         srv_redis_cache_replay(srv->redis, c->app, ch, clen, c->w->id, c->sid) < 0)) {
         struct pg_msg *m =
             srv->cache ? pg_cache_get(srv->cache, c->app->idx, ch, clen, pg_now_ms()) : NULL;
         if (m)

@@ -140,6 +140,21 @@ static void terminate(struct ws_worker *w, struct pg_bus_item *it)
         ws_conn_fail(k->ent[i].conn, 4009, "You got disconnected by the app.");
 }
 
+/* Cluster mode: a frame the cluster answered for one socket (it->except), found among the local
+ * subscribers of (app, channel); dropped when the socket or its subscription is gone. */
+static void to_socket(struct ws_worker *w, struct pg_bus_item *it)
+{
+    struct ws_chan *k = ws_chanidx_find(w->idx, it->app, it->channel, it->clen);
+    for (uint32_t i = 0; k && i < k->n; i++) {
+        struct ws_conn *c = k->ent[i].conn;
+        if (strcmp(c->sid, it->except) == 0) {
+            if (!c->closing)
+                ws_conn_send(c, it->msg);
+            return;
+        }
+    }
+}
+
 /* After a reload: point every connection at its app's new entry (same index), or close it when
  * its app was removed (4001) or disabled (4003). */
 static void rebind(struct ws_worker *w)
@@ -211,6 +226,9 @@ void ws_worker_drain(struct ws_worker *w)
             break;
         case PG_BUS_PRESENCE_RESULT:
             ws_presence_result(w, it->app, it->channel, it->clen, it->except, it->msg);
+            break;
+        case PG_BUS_SOCKET_MSG:
+            to_socket(w, it);
             break;
         }
         pg_bus_item_free(it);

@@ -73,7 +73,9 @@ static void test_registry_cluster_mode(void **state)
     struct rec r = {.answer = 0};
     pg_registry_set_cluster(reg, sink, &r);
     assert_int_equal(pg_registry_sub(reg, 0, "news", 4, 0), 1);
-    assert_int_equal(pg_registry_sub(reg, 0, "#server-to-user-1", 17, 1), 1); /* node-local */
+    /* a signed-in user's channel is cluster-wide (watchlist); other '#' channels stay local */
+    assert_int_equal(pg_registry_sub(reg, 0, "#server-to-user-1", 17, 1), 1);
+    assert_int_equal(pg_registry_sub(reg, 0, "#watch-1", 8, 1), 1); /* node-local */
     assert_int_equal(pg_registry_unsub(reg, 0, "news", 4, 0), 0);
     struct pg_buf roster;
     pg_buf_init(&roster);
@@ -82,11 +84,12 @@ static void test_registry_cluster_mode(void **state)
         PG_REGISTRY_DEFERRED);
     assert_int_equal(roster.len, 0); /* the cluster answers */
     assert_int_equal(pg_registry_presence_leave(reg, 0, "presence-r", 10, 1, "U", 1), 1);
-    assert_int_equal(r.n, 4);
+    assert_int_equal(r.n, 5);
     assert_string_equal(r.log[0], "SUB:news");
-    assert_string_equal(r.log[1], "UNSUB:news");
-    assert_string_equal(r.log[2], "JOIN:presence-r:U:1.2");
-    assert_string_equal(r.log[3], "LEAVE:presence-r:U");
+    assert_string_equal(r.log[1], "SUB:#server-to-user-1");
+    assert_string_equal(r.log[2], "UNSUB:news");
+    assert_string_equal(r.log[3], "JOIN:presence-r:U:1.2");
+    assert_string_equal(r.log[4], "LEAVE:presence-r:U");
 
     /* The sink refuses (no Redis link): the local roster, as on a single node. */
     r.answer = -ENOTCONN;
@@ -98,6 +101,7 @@ static void test_registry_cluster_mode(void **state)
     pg_buf_dispose(&roster);
     pg_registry_presence_leave(reg, 0, "presence-r", 10, 0, "V", 1);
     pg_registry_unsub(reg, 0, "#server-to-user-1", 17, 1);
+    pg_registry_unsub(reg, 0, "#watch-1", 8, 1);
     pg_registry_destroy(reg);
 }
 
@@ -113,7 +117,7 @@ static void snap_chan(void *ctx, int app, const char *ch, size_t len, long subs)
     struct snap *s = ctx;
     (void)app;
     assert_true(s->begun == 1);
-    assert_true(len > 0 && ch[0] != '#');
+    assert_true(len > 0 && (ch[0] != '#' || (len > 16 && memcmp(ch, "#server-to-user-", 16) == 0)));
     s->chans++;
     s->subs += subs;
 }
@@ -137,14 +141,15 @@ static void test_snapshot(void **state)
     pg_registry_sub(reg, 0, "a", 1, 0);
     pg_registry_sub(reg, 0, "a", 1, 1);
     pg_registry_sub(reg, 1, "b", 1, 0);
-    pg_registry_sub(reg, 0, "#server-to-user-9", 17, 0);
+    pg_registry_sub(reg, 0, "#server-to-user-9", 17, 0); /* cluster-wide: in the snapshot */
+    pg_registry_sub(reg, 0, "#watch-9", 8, 0);           /* node-local: not */
     pg_registry_presence_join(reg, 0, "presence-p", 10, 0, "1.1", "U", 1, NULL, 0, -1, NULL);
     pg_registry_presence_join(reg, 0, "presence-p", 10, 1, "1.2", "U", 1, NULL, 0, -1, NULL);
     struct snap s = {0};
     pg_registry_snapshot(reg, snap_begin, snap_chan, snap_member, &s);
     assert_int_equal(s.begun, 1);
-    assert_int_equal(s.chans, 3);
-    assert_int_equal(s.subs, 5);
+    assert_int_equal(s.chans, 4);
+    assert_int_equal(s.subs, 6);
     assert_int_equal(s.members, 1);
     assert_int_equal(s.conns, 2);
     pg_registry_destroy(reg);
