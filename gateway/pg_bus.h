@@ -28,6 +28,8 @@ enum pg_bus_kind {
                              * "#server-to-user-<user_id>", which holds the user's signed-in sockets */
     PG_BUS_PRESENCE_RESULT, /* cluster mode: msg is the subscription_succeeded frame for socket
                              * `except`'s pending presence subscription of (app, channel) */
+    PG_BUS_PRESENCE_FULL,   /* cluster mode, no msg: that pending subscription was refused (a new
+                             * user, the channel at max_presence_members_per_channel cluster-wide) */
     PG_BUS_SOCKET_MSG,      /* cluster mode: msg for socket `except` alone, found among the local
                              * subscribers of (app, channel): a cached event or cache_miss, a
                              * watchlist's initial state (channel: the socket's #server-to-user-) */

@@ -38,3 +38,8 @@ void pg_cstate_member_data(struct pg_buf *b, const struct pg_cstate_member *m, i
     }
     pg_buf_put(b, "}", 1);
 }
+
+int pg_cstate_count_due(long count, int64_t sent_ms, int64_t now_ms)
+{
+    return count <= 100 || now_ms - sent_ms >= 5000;
+}

@@ -5,6 +5,7 @@
 #define PG_CSTATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pg_buf.h"
 
@@ -23,5 +24,11 @@ void pg_cstate_roster(struct pg_buf *b, const struct pg_cstate_member *m, size_t
 
 /* member_added data {"user_id":..,"user_info":..} (added) or member_removed {"user_id":..}. */
 void pg_cstate_member_data(struct pg_buf *b, const struct pg_cstate_member *m, int added);
+
+/* The subscription_count throttle of single-node mode (pg_registry_flush_counts): whether a
+ * channel's count may be sent at now_ms, its last one sent at sent_ms (PG_CSTATE_NEVER: none).
+ * Over 100 subscribers, at most one per 5 s; the count waits (stays pending) meanwhile. */
+#define PG_CSTATE_NEVER (INT64_MIN / 2)
+int pg_cstate_count_due(long count, int64_t sent_ms, int64_t now_ms);
 
 #endif

@@ -15,11 +15,15 @@
  *   presence join -> user count 1: member_added to every subscriber but the joiner, on every
  *   node (PUBLISH + local delivery), and its webhook; leave -> 0: member_removed likewise;
  *   any other count change of a non-presence channel: subscription_count with the cluster count,
- *   coalesced per channel over CS_PERIOD_MS, sent by the node whose script saw it.
+ *   coalesced per channel over CS_PERIOD_MS, sent by the node whose script saw it (over 100
+ *   subscribers at most once per 5 s per channel and node, as in single-node mode).
  * A presence subscribe waits for its script: the worker registers the connection locally (the
  * registry reports it through cs_sink), pg-redis runs "join" and posts subscription_succeeded
  * with the cluster roster to the worker (PG_BUS_PRESENCE_RESULT). If the link is down or goes
  * down first, the worker gets the local roster instead, so a subscribe is always answered.
+ * "join" also enforces max_presence_members_per_channel cluster-wide: a user not yet in the
+ * channel's :pres hash is refused (-2, nothing changed) when HLEN is at the limit; the worker then
+ * answers subscription_error 4100 and undoes its local join (PG_BUS_PRESENCE_FULL).
  * A leave never decrements what this node did not add (its node:<id> hashes are the guard).
  *
  * Liveness: every TICK_MS the "tick" run refreshes this node in <P>:nodes (expiry now +
@@ -42,9 +46,8 @@
  * (srv_cstate_watch.c, which also answers a watcher's initial state from :subs). Cache channels
  * keep their last event in <P>:cache:<app>:<channel> (srv_cstate_cache.c).
  *
- * Not cluster-wide yet: max_presence_members_per_channel (checked per node); a repeated presence
- * subscribe of the same socket answers with the local roster; subscription_count of channels over
- * 100 subscribers is not throttled to one per 5 s.
+ * Not cluster-wide yet: a repeated presence subscribe of the same socket answers with the local
+ * roster.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -129,6 +132,9 @@ static const char script[] =
 "end\n"
 "if op == 'sub' then return sub(ARGV[4], ARGV[5], tonumber(ARGV[6])) end\n"
 "if op == 'join' then\n"
+"  local pk, lim = p .. ':pres:' .. ARGV[4] .. ':' .. ARGV[5], tonumber(ARGV[8] or '-1')\n"
+"  if lim >= 0 and redis.call('HEXISTS', pk, ARGV[6]) == 0 and redis.call('HLEN', pk) >= lim\n"
+"  then return -2 end\n"
 "  local n = pres(ARGV[4], ARGV[5], ARGV[6], 1, ARGV[7])\n"
 "  local s = sub(ARGV[4], ARGV[5], 1)\n"
 "  return {n, s, redis.call('HGETALL', p .. ':pinfo:' .. ARGV[4] .. ':' .. ARGV[5])}\n"
@@ -335,12 +341,15 @@ static void count_mark(struct srv_redis *r, const struct pg_app *app, const char
     for (struct cs_count *c = *b; c; c = c->next)
         if (c->app == app->idx && c->len == len && memcmp(c->name, ch, len) == 0) {
             c->count = count;
+            c->pending = true;
             return;
         }
     struct cs_count *c = malloc(sizeof *c + len + 1);
     if (!c)
         return;
     c->app = app->idx;
+    c->pending = true;
+    c->sent_ms = PG_CSTATE_NEVER;
     c->count = count;
     c->len = len;
     memcpy(c->name, ch, len);
@@ -350,26 +359,39 @@ static void count_mark(struct srv_redis *r, const struct pg_app *app, const char
     r->ncounts++;
 }
 
-static void counts_flush(struct srv_redis *r, bool send)
+static void send_count(struct srv_redis *r, const struct pg_app *app, const struct cs_count *c)
+{
+    pg_hooks_subscription_count(r->srv->hooks, app->idx, c->name, c->len, c->count);
+    if (app->subscription_count) {
+        char data[64];
+        int n = snprintf(data, sizeof data, "{\"subscription_count\":%ld}", c->count);
+        announce(r, app, app->id, c->name, c->len, "pusher_internal:subscription_count", data,
+                 (size_t)n, NULL);
+    }
+}
+
+/* Sends the pending counts the throttle lets go (send false: drops every entry). An entry stays
+ * while pending, and for 5 s after its last send (what the throttle needs to know). */
+static void counts_flush(struct srv_redis *r, bool send, int64_t now)
 {
     for (int i = 0; r->ncounts && i < CS_COUNT_BUCKETS; i++) {
-        struct cs_count *c = r->counts[i];
-        r->counts[i] = NULL;
-        while (c) {
-            struct cs_count *next = c->next;
+        struct cs_count **cp = &r->counts[i];
+        while (*cp) {
+            struct cs_count *c = *cp;
             const struct pg_app *app = app_at(r, c->app);
-            if (send && app && c->count > 0) {
-                pg_hooks_subscription_count(r->srv->hooks, app->idx, c->name, c->len, c->count);
-                if (app->subscription_count) {
-                    char data[64];
-                    int n = snprintf(data, sizeof data, "{\"subscription_count\":%ld}", c->count);
-                    announce(r, app, app->id, c->name, c->len, "pusher_internal:subscription_count",
-                             data, (size_t)n, NULL);
-                }
+            if (send && c->pending && pg_cstate_count_due(c->count, c->sent_ms, now)) {
+                c->pending = false;
+                c->sent_ms = now;
+                if (app && c->count > 0)
+                    send_count(r, app, c);
             }
+            if (send && (c->pending || now - c->sent_ms < 5000)) {
+                cp = &c->next;
+                continue;
+            }
+            *cp = c->next;
             free(c);
             r->ncounts--;
-            c = next;
         }
     }
 }
@@ -380,7 +402,8 @@ static void counts_flush(struct srv_redis *r, bool send)
 static void post(struct srv_redis *r, enum pg_bus_kind kind, unsigned w, int app, const char *ch,
                  size_t clen, const char *sid, struct pg_msg *m)
 {
-    struct pg_bus_item *bi = m ? pg_bus_item_new(kind, ch, clen) : NULL;
+    struct pg_bus_item *bi =
+        m || kind == PG_BUS_PRESENCE_FULL ? pg_bus_item_new(kind, ch, clen) : NULL;
     if (!bi) {
         pg_msg_unref(m);
         return;
@@ -439,6 +462,10 @@ static void on_join(struct srv_redis *r, struct qitem *it, redisReply *rep)
     const struct pg_app *app = app_at(r, it->app);
     const char *ch = qitem_field(it, 1);
     size_t clen = it->len[1];
+    if (rep->type == REDIS_REPLY_INTEGER && rep->integer == -2) { /* a new user, channel full */
+        post(r, PG_BUS_PRESENCE_FULL, it->w, it->app, ch, clen, qitem_field(it, 4), NULL);
+        return;
+    }
     long n = int_at(rep, 0), s = int_at(rep, 1);
     const redisReply *pairs =
         rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[2] : NULL;
@@ -616,9 +643,9 @@ void cs_append_op(struct srv_redis *r, struct qitem *it)
         cw_append(r, it);
         return;
     }
-    const char *argv[HDR_ARGS + 4];
-    size_t argl[HDR_ARGS + 4];
-    char delta[8];
+    const char *argv[HDR_ARGS + 5];
+    size_t argl[HDR_ARGS + 5];
+    char delta[24];
     int n = HDR_ARGS;
     hdr(r, argv, argl, it->op == Q_SUB ? "sub" : it->op == Q_JOIN ? "join" : "leave");
     int nf = it->op == Q_SUB ? 2 : it->op == Q_JOIN ? 4 : 3;
@@ -628,6 +655,11 @@ void cs_append_op(struct srv_redis *r, struct qitem *it)
     }
     if (it->op == Q_SUB) {
         argl[n] = (size_t)snprintf(delta, sizeof delta, "%d", it->delta);
+        argv[n++] = delta;
+    } else if (it->op == Q_JOIN) { /* the app's max_presence_members_per_channel (-1: none) */
+        const struct pg_app *app = app_at(r, it->app);
+        long lim = app ? (long)app->max_presence_members_per_channel : -1;
+        argl[n] = (size_t)snprintf(delta, sizeof delta, "%ld", lim < 0 ? -1 : lim);
         argv[n++] = delta;
     }
     redisAppendCommandArgv(r->pub, n, argv, argl);
@@ -651,7 +683,7 @@ void cs_periodic(struct srv_redis *r, int64_t now)
 {
     if (now - r->count_ms >= CS_PERIOD_MS) {
         r->count_ms = now;
-        counts_flush(r, true);
+        counts_flush(r, true, now);
     }
     if (!r->tick_pending && now - r->tick_ms >= TICK_MS) {
         r->tick_ms = now;
@@ -682,7 +714,7 @@ void cs_link_lost(struct srv_redis *r)
         p = next;
     }
     r->tick_pending = false;
-    counts_flush(r, false);
+    counts_flush(r, false, 0);
 }
 
 void cs_dispose(struct srv_redis *r)

@@ -73,10 +73,14 @@ struct pend {
     struct qitem *op;
 };
 
-/* A subscription_count waiting for the next flush (coalesced per channel). pg-redis. */
+/* A channel's subscription_count: waiting for the next flush (pending, coalesced per channel), or
+ * kept while its last send (sent_ms) still throttles the next one (pg_cstate_count_due). pg-redis.
+ */
 struct cs_count {
     struct cs_count *next;
     int app;
+    bool pending;
+    int64_t sent_ms;
     long count;
     size_t len;
     char name[];

@@ -35,6 +35,16 @@ static void sub_error(struct ws_conn *c, const char *ch, size_t clen, const char
     pg_buf_dispose(&d);
 }
 
+/* max_presence_members_per_channel reached (on this node, or cluster-wide in cluster mode). */
+static void full_error(struct ws_conn *c, const char *ch, size_t clen)
+{
+    char msg[128];
+    pg_server_count_limit(c->w->srv, PG_LIMIT_PRESENCE);
+    snprintf(msg, sizeof msg, "Presence channel is full (max_presence_members_per_channel %ld)",
+             (long)c->app->max_presence_members_per_channel);
+    sub_error(c, ch, clen, "LimitReached", msg, 4100);
+}
+
 static void succeeded(struct ws_conn *c, const char *ch, size_t clen, const struct pg_buf *roster)
 {
     if (roster)
@@ -317,11 +327,7 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
     if (rc < 0) {
         ws_chanidx_remove(c->w->idx, c, s); /* frees uid */
         if (rc == -ENOSPC) {
-            pg_server_count_limit(srv, PG_LIMIT_PRESENCE);
-            snprintf(msg, sizeof msg,
-                     "Presence channel is full (max_presence_members_per_channel %ld)",
-                     (long)app->max_presence_members_per_channel);
-            sub_error(c, ch, clen, "LimitReached", msg, 4100);
+            full_error(c, ch, clen);
         } else {
             ws_conn_error(c, -1, "Server out of memory");
         }
@@ -345,8 +351,15 @@ void ws_presence_result(struct ws_worker *w, int app, const char *ch, size_t cle
             continue;
         if (c->closing)
             return;
+        struct ws_sub *s = &c->subs[k->ent[i].slot];
+        if (!m) { /* refused cluster-wide: undo the local join (the script ignores the leave) */
+            full_error(c, ch, clen);
+            pg_registry_presence_leave(w->srv->reg, app, ch, clen, w->id, s->user_id, s->ulen);
+            ws_chanidx_remove(w->idx, c, s); /* k may be gone now */
+            return;
+        }
         ws_conn_send(c, m);
-        after_join(c, ch, clen, c->subs[k->ent[i].slot].kind);
+        after_join(c, ch, clen, s->kind);
         return;
     }
 }

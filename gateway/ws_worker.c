@@ -225,6 +225,7 @@ void ws_worker_drain(struct ws_worker *w)
             rebind(w);
             break;
         case PG_BUS_PRESENCE_RESULT:
+        case PG_BUS_PRESENCE_FULL:
             ws_presence_result(w, it->app, it->channel, it->clen, it->except, it->msg);
             break;
         case PG_BUS_SOCKET_MSG:

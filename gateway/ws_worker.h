@@ -59,6 +59,7 @@ void ws_subscribe(struct ws_conn *c, struct json_object *data);
 void ws_unsubscribe(struct ws_conn *c, struct json_object *data);
 /* Cluster mode: the cluster roster for socket sid's pending presence subscription of (app, ch)
  * arrived as frame m (subscription_succeeded; borrowed): sends it, then the after-join steps.
+ * m NULL: refused (channel full cluster-wide): subscription_error 4100, the subscription undone.
  * Dropped when the socket or its subscription is gone. */
 void ws_presence_result(struct ws_worker *w, int app, const char *ch, size_t clen, const char *sid,
                         struct pg_msg *m);

@@ -48,6 +48,20 @@ static void test_member_data(void **state)
     pg_buf_dispose(&b);
 }
 
+/* subscription_count in cluster mode follows single-node's throttle: up to 100 subscribers at
+ * once, above that at most once per 5 s after the last send. */
+static void test_count_throttle(void **state)
+{
+    (void)state;
+    assert_true(pg_cstate_count_due(1, PG_CSTATE_NEVER, 0));
+    assert_true(pg_cstate_count_due(101, PG_CSTATE_NEVER, 1000));
+    assert_true(pg_cstate_count_due(100, 10000, 10001)); /* 100: never throttled */
+    assert_false(pg_cstate_count_due(101, 10000, 10001));
+    assert_false(pg_cstate_count_due(5000, 10000, 14999));
+    assert_true(pg_cstate_count_due(101, 10000, 15000));
+    assert_true(pg_cstate_count_due(101, 10000, 99999));
+}
+
 /* A sink that records "<op>:<channel>[:<user>[:<sid>]]" lines and answers `answer`. */
 struct rec {
     char log[16][96];
@@ -158,9 +172,8 @@ static void test_snapshot(void **state)
 int main(void)
 {
     const struct CMUnitTest t[] = {
-        cmocka_unit_test(test_roster),
-        cmocka_unit_test(test_member_data),
-        cmocka_unit_test(test_registry_cluster_mode),
+        cmocka_unit_test(test_roster),         cmocka_unit_test(test_member_data),
+        cmocka_unit_test(test_count_throttle), cmocka_unit_test(test_registry_cluster_mode),
         cmocka_unit_test(test_snapshot),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
