@@ -9,58 +9,12 @@
 
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
 const http = require('node:http');
-const os = require('node:os');
-const path = require('node:path');
 
 const h = require('./helpers');
 
-const REDIS_BIN = '/usr/bin/redis-server';
-const haveRedis = fs.existsSync(REDIS_BIN);
-
-const redisProcs = new Set();
-process.on('exit', () => {
-  for (const p of redisProcs) {
-    try { p.kill('SIGKILL'); } catch (_) { /* gone */ }
-  }
-});
-
-/** A throw-away redis-server on 127.0.0.1:port: no RDB, no AOF, its own temp dir. */
-class RedisServer {
-  constructor(port) {
-    this.port = port;
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgate-redis-'));
-    this.proc = null;
-    this.output = '';
-  }
-
-  async start() {
-    const proc = spawn(REDIS_BIN, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '',
-      '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', '--loglevel', 'warning'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-    redisProcs.add(proc);
-    this.proc = proc;
-    this.exited = new Promise((resolve) => proc.once('exit', () => { redisProcs.delete(proc); resolve(); }));
-    const cap = (b) => { this.output += b.toString('utf8'); };
-    proc.stdout.on('data', cap);
-    proc.stderr.on('data', cap);
-    await h.eventually(() => h.tcpAccepts(this.port), { timeoutMs: 5000, intervalMs: 50, what: `redis-server on ${this.port}: ${this.output}` });
-  }
-
-  async kill() {
-    if (!this.proc) return;
-    this.proc.kill('SIGKILL');
-    await this.exited;
-    this.proc = null;
-  }
-
-  cleanup() {
-    try { fs.rmSync(this.dir, { recursive: true, force: true }); } catch (_) { /* ignore */ }
-  }
-}
+const { REDIS_BIN, haveRedis, RedisServer } = require('./redis-server');
 
 /** A webhook receiver recording every event it is sent (always answers 200). */
 async function receiver() {
