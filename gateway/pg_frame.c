@@ -62,3 +62,17 @@ struct pg_msg *pg_frame_error(int code, const char *message)
     pg_buf_put(&b, "}}", 2);
     return finish(&b);
 }
+
+struct pg_msg *pg_frame_watch(const char *id, size_t idlen, int online)
+{
+    struct pg_buf d;
+    pg_buf_init(&d);
+    pg_buf_printf(&d, "{\"events\":[{\"name\":\"%s\",\"user_ids\":[",
+                  online ? "online" : "offline");
+    pg_buf_json_str(&d, id, idlen);
+    pg_buf_puts(&d, "]}]}");
+    struct pg_msg *m =
+        d.oom ? NULL : pg_frame_str("pusher_internal:watchlist_events", NULL, 0, d.p, d.len);
+    pg_buf_dispose(&d);
+    return m;
+}

@@ -15,6 +15,8 @@ struct pg_msg *pg_frame_raw(const char *event, const char *channel, size_t clen,
 /* data is a plain string: it is written as a JSON string value (escaped). */
 struct pg_msg *pg_frame_str(const char *event, const char *channel, size_t clen, const char *data,
                             size_t dlen);
+/* pusher_internal:watchlist_events with one event ("online" or "offline") about user id. */
+struct pg_msg *pg_frame_watch(const char *id, size_t idlen, int online);
 /* {"event":"pusher:error","data":{"code":code,"message":"..."}}; code < 0 writes null. */
 struct pg_msg *pg_frame_error(int code, const char *message);
 

@@ -207,15 +207,7 @@ void cw_user_changed(struct srv_redis *r, const char *app_id, size_t alen, const
     int wl = snprintf(wch, sizeof wch, "%s%.*s", WATCH_PREFIX, (int)idlen, id);
     if (wl < 0 || (size_t)wl >= sizeof wch)
         return;
-    struct pg_buf d;
-    pg_buf_init(&d);
-    pg_buf_printf(&d, "{\"events\":[{\"name\":\"%s\",\"user_ids\":[",
-                  online ? "online" : "offline");
-    pg_buf_json_str(&d, id, idlen);
-    pg_buf_puts(&d, "]}]}");
-    struct pg_msg *m =
-        d.oom ? NULL : pg_frame_str("pusher_internal:watchlist_events", NULL, 0, d.p, d.len);
-    pg_buf_dispose(&d);
+    struct pg_msg *m = pg_frame_watch(id, idlen, online);
     if (!m)
         return;
     char aid[256];

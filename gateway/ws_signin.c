@@ -46,17 +46,9 @@ static void publish_watch(struct ws_conn *c, const char *id, size_t idlen, bool 
     uint64_t mask = pg_registry_mask(srv->reg, c->app->idx, ch, (size_t)n);
     if (!mask)
         return;
-    struct pg_buf d;
-    pg_buf_init(&d);
-    pg_buf_printf(&d, "{\"events\":[{\"name\":\"%s\",\"user_ids\":[",
-                  online ? "online" : "offline");
-    pg_buf_json_str(&d, id, idlen);
-    pg_buf_puts(&d, "]}]}");
-    struct pg_msg *m =
-        d.oom ? NULL : pg_frame_str("pusher_internal:watchlist_events", NULL, 0, d.p, d.len);
+    struct pg_msg *m = pg_frame_watch(id, idlen, online);
     if (m)
         pg_bus_publish(srv->bus, mask, c->app->idx, ch, (size_t)n, m, NULL);
-    pg_buf_dispose(&d);
 }
 
 void ws_user_left(struct ws_conn *c, const char *ch, size_t len, long remaining)
