@@ -122,6 +122,7 @@ int main(int argc, char **argv)
     srv.node_tag = pg_rand_u32();
     srv.app_cap = (unsigned)cfg.n_apps + PG_RELOAD_SPARE_APPS;
     srv.app_conns = calloc(srv.app_cap, sizeof *srv.app_conns);
+    srv.app_conns_others = calloc(srv.app_cap, sizeof *srv.app_conns_others);
     srv.stats = calloc((srv.nworkers + 1) * (size_t)srv.app_cap, sizeof *srv.stats);
     srv.started_ms = pg_now_ms();
     srv.bus = pg_bus_create(srv.nworkers, INBOX_SOFT_BYTES);
@@ -135,8 +136,8 @@ int main(int argc, char **argv)
     struct rest_server *rest = NULL;
     unsigned started = 0;
     bool want_ip = cfg.max_connections_per_ip >= 0 || cfg.max_new_connections_per_ip_per_sec >= 0;
-    if (!srv.app_conns || !srv.stats || !srv.bus || !srv.reg || !srv.cache ||
-        (want_ip && !srv.iplimit) || !workers) {
+    if (!srv.app_conns || !srv.app_conns_others || !srv.stats || !srv.bus || !srv.reg ||
+        !srv.cache || (want_ip && !srv.iplimit) || !workers) {
         fprintf(stderr, "pushgate: out of memory\n");
         goto out;
     }
@@ -231,6 +232,7 @@ out:
     pg_iplimit_destroy(srv.iplimit);
     pg_bus_destroy(srv.bus);
     free(srv.app_conns);
+    free(srv.app_conns_others);
     free(srv.stats);
     srv_reload_dispose();
     pg_config_dispose(&cfg);

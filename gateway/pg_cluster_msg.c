@@ -19,6 +19,8 @@ const char *pg_cluster_kind_name(enum pg_cluster_kind k)
         return "EVENT";
     case PG_CLUSTER_TERMINATE:
         return "TERMINATE";
+    case PG_CLUSTER_RESYNC:
+        return "RESYNC";
     }
     return "?";
 }
@@ -47,6 +49,8 @@ static bool fields_ok(const struct pg_cluster_msg *m)
         return m->flen >= 1 && m->flen <= PG_CLUSTER_FRAME_MAX && m->frame;
     case PG_CLUSTER_TERMINATE:
         return m->elen == 0 && m->flen == 0;
+    case PG_CLUSTER_RESYNC:
+        return m->elen == 0 && m->clen == 0 && m->flen == 0;
     }
     return false;
 }
@@ -185,6 +189,8 @@ int pg_cluster_msg_decode(struct pg_cluster_msg *m, const char *s, size_t len)
         m->kind = PG_CLUSTER_EVENT;
     else if (word(&c, "TERMINATE "))
         m->kind = PG_CLUSTER_TERMINATE;
+    else if (word(&c, "RESYNC "))
+        m->kind = PG_CLUSTER_RESYNC;
     else
         return -EINVAL;
     if (!dec(&c, &m->alen) || !eat(&c, ' ') || !dec(&c, &m->elen) || !eat(&c, ' ') ||

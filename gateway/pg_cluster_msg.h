@@ -10,6 +10,9 @@
  *                           socket <except> (except-len 0: nobody is excluded)
  *                TERMINATE  close (4009) the local sockets signed in as the user: <channel> is
  *                           "#server-to-user-<user_id>"; except and frame are empty
+ *                RESYNC     the cluster state of the app was rebuilt after Redis lost it: send
+ *                           every local presence subscriber the cluster roster again;
+ *                           except, channel and frame are empty
  *   *-len        decimal byte counts, no sign, no leading zero (0 is "0"), at most 7 digits
  *   frame        the wire frame exactly as the origin built it; its length is what remains
  *
@@ -33,6 +36,7 @@
 enum pg_cluster_kind {
     PG_CLUSTER_EVENT = 1,
     PG_CLUSTER_TERMINATE = 2,
+    PG_CLUSTER_RESYNC = 3,
 };
 
 /* Decoded: the pointers borrow the input buffer. Encoded: the caller's fields. */

@@ -369,7 +369,8 @@ static void ingest(struct pg_hooks *h, struct pg_hook_rec *r, int64_t now)
     switch (r->type) {
     case PG_HOOK_CHANNEL_VACATED:
     case PG_HOOK_MEMBER_REMOVED:
-        if (cfg->webhook_debounce_ms <= 0 || atomic_load(&h->stopping)) {
+        /* Cluster mode debounces in Redis, across nodes (srv_cstate.c): these come due already. */
+        if (cfg->webhook_debounce_ms <= 0 || cfg->redis_url || atomic_load(&h->stopping)) {
             release(h, r);
             return;
         }

@@ -49,11 +49,13 @@ struct pg_server {
     atomic_uint_fast64_t sid_seq; /* second half */
     atomic_int stopping;          /* set once by main on SIGTERM/SIGINT */
     atomic_long conns;            /* open WebSocket connections, all apps */
-    atomic_long *app_conns;     /* per app (cfg->n_apps): connections counted for max_connections */
-    struct pg_cache *cache;     /* last event of each cache channel */
-    struct pg_iplimit *iplimit; /* NULL when no per-IP limit is configured */
-    struct pg_hooks *hooks;     /* webhooks (pg-hook thread); NULL-safe calls */
-    struct srv_redis *redis;    /* cluster link (pg-redis thread); NULL in single-node mode */
+    atomic_long *app_conns; /* per app (cfg->n_apps): connections counted for max_connections */
+    atomic_long *app_conns_others; /* per app: the same on the cluster's other nodes, as of the last
+                                    * heartbeat (pg-redis writes; 0 in single-node mode) */
+    struct pg_cache *cache;        /* last event of each cache channel */
+    struct pg_iplimit *iplimit;    /* NULL when no per-IP limit is configured */
+    struct pg_hooks *hooks;        /* webhooks (pg-hook thread); NULL-safe calls */
+    struct srv_redis *redis;       /* cluster link (pg-redis thread); NULL in single-node mode */
     atomic_ulong limit_hits[PG_LIMIT__COUNT];
     struct pg_app_stats *stats; /* (nworkers + 1) * app_cap rows, see pg_stats.h */
     int64_t started_ms;

@@ -1,7 +1,8 @@
 /* rest_events.c - POST /apps/{id}/events and /apps/{id}/batch_events (spec 9.3, 9.4, 4.13).
  * Thread: pg-rest (called from rest_server.c after the signature check).
  * Touches: the registry (masks and counts, each call under one stripe lock), the bus, the cache
- * (under its stripe lock) and the app's events bucket (REST thread only).
+ * (under its stripe lock) and the app's events bucket (REST thread only; in cluster mode the
+ * cluster's, in Redis, see rest__rate_limit).
  *
  * All-or-nothing: pg_trigger validates every event first, the app's max_backend_events_per_sec
  * bucket refuses the whole request (429), then pg_bus_check refuses it (503) if any target
@@ -173,7 +174,7 @@ static int trigger(const struct rest_call *c, struct pg_buf *out, bool batch)
     double cost = 0;
     for (size_t i = 0; i < t.nev; i++)
         cost += (double)t.ev[i].nchan;
-    rc = rest__rate_limit(c->srv, c->events_rl, cost, PG_LIMIT_BACKEND_EVENTS,
+    rc = rest__rate_limit(c->srv, c->app, c->events_rl, cost, PG_LIMIT_BACKEND_EVENTS,
                           "max_backend_events_per_sec", c->app->max_backend_events_per_sec,
                           c->retry_after, out);
     if (rc) {

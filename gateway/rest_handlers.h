@@ -50,11 +50,14 @@ void rest__metrics(struct pg_server *srv, struct pg_buf *out);
 /* Resets out to {"error":"<msg>"} (msg JSON-escaped) and returns status. In rest_server.c. */
 int rest__error(struct pg_buf *out, int status, const char *msg);
 
-/* Takes cost tokens from rl (NULL: unlimited). Returns 0 when allowed; otherwise counts the hit
- * as which, writes {"error":"Rate limit exceeded: <name> (<limit>)"}, sets *retry_after (may be
- * NULL) to whole seconds rounded up (>= 1) and returns 429. In rest_server.c. */
-int rest__rate_limit(struct pg_server *srv, struct pg_ratelimit *rl, double cost,
-                     enum pg_limit which, const char *name, int64_t limit, int *retry_after,
-                     struct pg_buf *out);
+/* Takes cost tokens from app's limit which (PG_LIMIT_BACKEND_EVENTS or PG_LIMIT_READ_REQUESTS):
+ * in cluster mode (srv->redis) with limit >= 0, from the cluster's bucket in Redis, else (and
+ * while Redis cannot answer) from rl, the node's own bucket (NULL: unlimited). Returns 0 when
+ * allowed; otherwise counts the hit as which, writes {"error":"Rate limit exceeded: <name>
+ * (<limit>)"}, sets *retry_after (may be NULL) to whole seconds rounded up (>= 1) and returns
+ * 429. In rest_server.c. */
+int rest__rate_limit(struct pg_server *srv, const struct pg_app *app, struct pg_ratelimit *rl,
+                     double cost, enum pg_limit which, const char *name, int64_t limit,
+                     int *retry_after, struct pg_buf *out);
 
 #endif

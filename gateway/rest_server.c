@@ -10,7 +10,9 @@
  * the app's body cap (413, answered at once). Upload calls: append up to the cap, discard past
  * it. Final call: 413 if it overflowed, signature (401), app enabled (403), the app's
  * max_read_requests_per_sec for GETs (429), handler (which applies max_backend_events_per_sec to
- * triggers once it knows their cost).
+ * triggers once it knows their cost). In cluster mode both limits are counted for the cluster, in
+ * Redis (srv_cstate_limit.c; a round trip on this thread per limited request), falling back to
+ * this node's own buckets while Redis cannot answer.
  */
 #include "pg_hex.h"
 #include "rest_server.h"
@@ -38,6 +40,7 @@
 #include "pg_rest_sign.h"
 #include "pg_server.h"
 #include "rest_handlers.h"
+#include "srv_redis.h"
 
 #define REST_CONN_TIMEOUT_S 60u
 #define REST_CONN_LIMIT 1024u
@@ -52,7 +55,8 @@ struct rest_server {
     bool quiesced;
     /* Two buckets per app: [2 * idx] max_backend_events_per_sec, [2 * idx + 1]
      * max_read_requests_per_sec. Owned by the MHD thread (pg-rest): the daemon runs exactly one
-     * internal thread (MHD_USE_EPOLL_INTERNAL_THREAD, no thread pool), so no lock. */
+     * internal thread (MHD_USE_EPOLL_INTERNAL_THREAD, no thread pool), so no lock. In cluster
+     * mode they are drawn from only while Redis cannot answer (rest__rate_limit). */
     struct pg_ratelimit *rl;
     int64_t *rl_limit;        /* the limit each bucket was set up for (0: not yet); 2 * app_cap */
     char *tls_cert, *tls_key; /* PEM text MHD reads at start (https) */
@@ -112,14 +116,24 @@ int rest__error(struct pg_buf *out, int status, const char *msg)
     return status;
 }
 
-int rest__rate_limit(struct pg_server *srv, struct pg_ratelimit *rl, double cost,
-                     enum pg_limit which, const char *name, int64_t limit, int *retry_after,
-                     struct pg_buf *out)
+int rest__rate_limit(struct pg_server *srv, const struct pg_app *app, struct pg_ratelimit *rl,
+                     double cost, enum pg_limit which, const char *name, int64_t limit,
+                     int *retry_after, struct pg_buf *out)
 {
     int64_t wait_ms = 0;
     char msg[96];
+    int rc = -EIO;
 
-    if (!rl || pg_ratelimit_take(rl, cost, pg_now_ms(), &wait_ms))
+    if (!rl)
+        return 0;
+    /* Cluster mode: the cluster's bucket in Redis; the node's own when Redis cannot answer (and
+     * always for an unlimited app, which never costs a round trip). */
+    if (srv->redis && app && limit >= 0)
+        rc = srv_redis_rate_take(srv->redis, app->id, which == PG_LIMIT_READ_REQUESTS ? 1 : 0,
+                                 (double)limit, cost, &wait_ms);
+    if (rc < 0)
+        rc = pg_ratelimit_take(rl, cost, pg_now_ms(), &wait_ms);
+    if (rc)
         return 0;
     pg_server_count_limit(srv, which);
     if (retry_after) {
@@ -453,7 +467,7 @@ static enum MHD_Result finish(struct rest_server *rs, struct MHD_Connection *con
     int retry_after = 0;
     pg_buf_init(&out);
     if (strcmp(route_method(r->route), "GET") == 0) {
-        rc = rest__rate_limit(rs->srv, bucket(rs, app, 1), 1, PG_LIMIT_READ_REQUESTS,
+        rc = rest__rate_limit(rs->srv, app, bucket(rs, app, 1), 1, PG_LIMIT_READ_REQUESTS,
                               "max_read_requests_per_sec", app->max_read_requests_per_sec,
                               &retry_after, &out);
         if (rc) {

@@ -1,5 +1,6 @@
-/* srv_cstate.c - cluster mode, phase 2: the cluster-wide channel state in Redis (design.md 8).
- * Thread: pg-redis, except cs_sink (any thread, under a registry stripe lock) and cs_dropped.
+/* srv_cstate.c - cluster mode: the cluster-wide channel state in Redis (design.md 8).
+ * Thread: pg-redis, except cs_sink (any thread, under a registry stripe lock), cs_dropped and
+ * srv_redis_roster (a worker).
  *
  * Keys (<P> = redis_prefix; fields join parts with byte 0x1F):
  *   <P>:subs:<app>              hash channel -> cluster subscription count
@@ -7,37 +8,50 @@
  *   <P>:pinfo:<app>:<channel>   hash user -> user_info JSON ("null" when none)
  *   <P>:node:<id>:subs          hash "<app>\x1f<channel>" -> this node's subscriptions
  *   <P>:node:<id>:pres          hash "<app>\x1f<channel>\x1f<user>" -> this node's connections
+ *   <P>:node:<id>:conns         hash app -> this node's connections counted for max_connections
  *   <P>:nodes                   sorted set node id -> expiry (wall-clock ms)
- * Only the one Lua script below changes them (SCRIPT LOAD on every connect, then EVALSHA on the
- * command connection, so one node's changes apply in the order its registry made them). Each run
- * returns the new cluster values, so exactly one node sees each transition and announces it:
- *   subscribe -> 1: channel_occupied; -> 0: channel_vacated (webhooks);
- *   presence join -> user count 1: member_added to every subscriber but the joiner, on every
- *   node (PUBLISH + local delivery), and its webhook; leave -> 0: member_removed likewise;
+ *   <P>:debq                    sorted set of debounced vacated / member_removed webhooks -> due
+ *   <P>:epoch                   set once per Redis data set: tells a node Redis kept its data
+ * Only the Lua script of srv_cstate_lua.c changes them (SCRIPT LOAD on every connect, then EVALSHA
+ * on the command connection, so one node's changes apply in the order its registry made them).
+ * Each run returns the transitions it made cluster-wide, so exactly one node sees each and
+ * announces it (cs_apply):
+ *   channel occupied / vacated: the channel_occupied / channel_vacated webhooks;
+ *   a user's first connection anywhere joins / last leaves: member_added / member_removed to every
+ *   subscriber on every node (PUBLISH + local delivery; the joiner's socket excepted) and the
+ *   member webhooks;
  *   any other count change of a non-presence channel: subscription_count with the cluster count,
  *   coalesced per channel over CS_PERIOD_MS, sent by the node whose script saw it (over 100
  *   subscribers at most once per 5 s per channel and node, as in single-node mode).
+ * Webhook debounce is cluster-wide: a vacate (member leave) queues its webhook in <P>:debq and an
+ * occupy (join) anywhere within webhook_debounce_ms cancels both, as pg_hooks does on one node
+ * (which in cluster mode leaves debouncing to this file); every CS_PERIOD_MS a "due" run takes what
+ * is due and the node that took it sends it. A node that stops or dies leaves its debounced
+ * webhooks to the others.
  * A presence subscribe waits for its script: the worker registers the connection locally (the
  * registry reports it through cs_sink), pg-redis runs "join" and posts subscription_succeeded
  * with the cluster roster to the worker (PG_BUS_PRESENCE_RESULT). If the link is down or goes
  * down first, the worker gets the local roster instead, so a subscribe is always answered.
  * "join" also enforces max_presence_members_per_channel cluster-wide: a user not yet in the
  * channel's :pres hash is refused (-2, nothing changed) when HLEN is at the limit; the worker then
- * answers subscription_error 4100 and undoes its local join (PG_BUS_PRESENCE_FULL).
+ * answers subscription_error 4100 and undoes its local join (PG_BUS_PRESENCE_FULL). A repeated
+ * subscribe of the same socket is answered with the cluster roster too (srv_redis_roster).
  * A leave never decrements what this node did not add (its node:<id> hashes are the guard).
  *
  * Liveness: every TICK_MS the "tick" run refreshes this node in <P>:nodes (expiry now +
  * NODE_TTL_MS, wall clock: nodes need roughly synchronized clocks) and reaps every expired node:
  * ZREM inside the script is the lock (a script is atomic, so exactly one node reaps each dead
- * node; no separate SET NX key is needed), its contributions are subtracted and the transitions
- * returned, which the reaper announces as above. A node that finds itself gone from <P>:nodes
- * (it stalled past its expiry and was reaped) re-registers its whole local state.
+ * node), its contributions are subtracted and the transitions returned, which the reaper
+ * announces as above. The tick also stores this node's per-app connection counts and returns the
+ * other live nodes' sums, which max_connections adds to the local count (srv->app_conns_others:
+ * at most one tick old). A node that finds itself gone from <P>:nodes (it stalled past its expiry
+ * and was reaped) registers its whole local state again, announcing it (member_added etc.).
  *
- * Resync: on every (re)connect, with every registry stripe locked (pg_registry_snapshot), the
- * link is marked up and what is queued is taken; then the queued items, "clear" (subtract this
- * node's old contributions, silently) and "add" runs carrying the whole local state (silently)
- * are sent in that order. So after a Redis restart (empty) or an outage, counts and rosters are
- * whole again within a round trip of every node reconnecting, with no member_added repeated.
+ * Resync (srv_cstate_sync.c): on every (re)connect the node stages its whole local state and
+ * "commit" applies the difference to what Redis still holds for it. What changed while the node
+ * was cut off (members who left or joined, channels vacated or occupied) is then announced to the
+ * other nodes (this node's own sockets saw it locally when it happened); after a Redis restart
+ * that lost the data (a new <P>:epoch) the state is rebuilt quietly instead.
  * At stop, "depart" removes this node and announces what that changes.
  *
  * Signed-in users: "#server-to-user-<id>" is counted like any channel (in :subs and the node's
@@ -45,9 +59,6 @@
  * transitions are the user's watchlist online / offline, published on "#watch-<id>" to every node
  * (srv_cstate_watch.c, which also answers a watcher's initial state from :subs). Cache channels
  * keep their last event in <P>:cache:<app>:<channel> (srv_cstate_cache.c).
- *
- * Not cluster-wide yet: a repeated presence subscribe of the same socket answers with the local
- * roster.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -68,129 +79,8 @@
 #include "srv_redis_int.h"
 
 #define TICK_MS 2000
-#define NODE_TTL_MS 8000
-#define ADD_ARGS 1200 /* resync: arguments per "add" run, at most */
 
-/* clang-format off */
-static const char script[] =
-"local op, p, node = ARGV[1], ARGV[2], ARGV[3]\n"
-"local S = '\\31'\n"
-"local function split(f)\n"
-"  local i = string.find(f, S, 1, true)\n"
-"  if not i then return f, '', nil end\n"
-"  local a, rest = string.sub(f, 1, i - 1), string.sub(f, i + 1)\n"
-"  local j = string.find(rest, S, 1, true)\n"
-"  if not j then return a, rest, nil end\n"
-"  return a, string.sub(rest, 1, j - 1), string.sub(rest, j + 1)\n"
-"end\n"
-"local function mine(nk, f, d)\n"
-"  if d > 0 then redis.call('HINCRBY', nk, f, d) return true end\n"
-"  local m = tonumber(redis.call('HGET', nk, f) or '0')\n"
-"  if m <= 0 then return false end\n"
-"  if m + d <= 0 then redis.call('HDEL', nk, f) else redis.call('HINCRBY', nk, f, d) end\n"
-"  return true\n"
-"end\n"
-"local function sub(app, ch, d)\n"
-"  if not mine(p .. ':node:' .. node .. ':subs', app .. S .. ch, d) then return -1 end\n"
-"  local sk = p .. ':subs:' .. app\n"
-"  local s = redis.call('HINCRBY', sk, ch, d)\n"
-"  if s <= 0 then redis.call('HDEL', sk, ch) s = 0 end\n"
-"  return s\n"
-"end\n"
-"local function pres(app, ch, u, d, info)\n"
-"  if not mine(p .. ':node:' .. node .. ':pres', app .. S .. ch .. S .. u, d) then return -1 end\n"
-"  local pk, ik = p .. ':pres:' .. app .. ':' .. ch, p .. ':pinfo:' .. app .. ':' .. ch\n"
-"  local c = redis.call('HINCRBY', pk, u, d)\n"
-"  if c <= 0 then redis.call('HDEL', pk, u) redis.call('HDEL', ik, u) return 0 end\n"
-"  if c == d and info then redis.call('HSET', ik, u, info) end\n"
-"  return c\n"
-"end\n"
-"local function drop(n, out)\n"
-"  local nk = p .. ':node:' .. n\n"
-"  local f = redis.call('HGETALL', nk .. ':pres')\n"
-"  for i = 1, #f, 2 do\n"
-"    local a, c, u = split(f[i])\n"
-"    if u then\n"
-"      local pk = p .. ':pres:' .. a .. ':' .. c\n"
-"      if redis.call('HINCRBY', pk, u, -tonumber(f[i + 1])) <= 0 then\n"
-"        redis.call('HDEL', pk, u) redis.call('HDEL', p .. ':pinfo:' .. a .. ':' .. c, u)\n"
-"        if out then out[#out + 1] = {'m', a, c, u} end\n"
-"      end\n"
-"    end\n"
-"  end\n"
-"  f = redis.call('HGETALL', nk .. ':subs')\n"
-"  for i = 1, #f, 2 do\n"
-"    local a, c = split(f[i])\n"
-"    local sk = p .. ':subs:' .. a\n"
-"    local v = redis.call('HINCRBY', sk, c, -tonumber(f[i + 1]))\n"
-"    if v <= 0 then\n"
-"      redis.call('HDEL', sk, c)\n"
-"      if out then out[#out + 1] = {'v', a, c} end\n"
-"    elseif out then out[#out + 1] = {'c', a, c, v} end\n"
-"  end\n"
-"  redis.call('DEL', nk .. ':pres', nk .. ':subs')\n"
-"end\n"
-"if op == 'sub' then return sub(ARGV[4], ARGV[5], tonumber(ARGV[6])) end\n"
-"if op == 'join' then\n"
-"  local pk, lim = p .. ':pres:' .. ARGV[4] .. ':' .. ARGV[5], tonumber(ARGV[8] or '-1')\n"
-"  if lim >= 0 and redis.call('HEXISTS', pk, ARGV[6]) == 0 and redis.call('HLEN', pk) >= lim\n"
-"  then return -2 end\n"
-"  local n = pres(ARGV[4], ARGV[5], ARGV[6], 1, ARGV[7])\n"
-"  local s = sub(ARGV[4], ARGV[5], 1)\n"
-"  return {n, s, redis.call('HGETALL', p .. ':pinfo:' .. ARGV[4] .. ':' .. ARGV[5])}\n"
-"end\n"
-"if op == 'leave' then\n"
-"  local n, s = pres(ARGV[4], ARGV[5], ARGV[6], -1, nil), -1\n"
-"  if n >= 0 then s = sub(ARGV[4], ARGV[5], -1) end\n"
-"  return {n, s}\n"
-"end\n"
-"if op == 'tick' or op == 'depart' then\n"
-"  local now, out, added = tonumber(ARGV[4]), {}, 0\n"
-"  if op == 'tick' then\n"
-"    added = redis.call('ZADD', p .. ':nodes', now + tonumber(ARGV[5]), node)\n"
-"    for _, d in ipairs(redis.call('ZRANGEBYSCORE', p .. ':nodes', '-inf', now)) do\n"
-"      if d ~= node and redis.call('ZREM', p .. ':nodes', d) == 1 then drop(d, out) end\n"
-"    end\n"
-"  else\n"
-"    redis.call('ZREM', p .. ':nodes', node)\n"
-"    drop(node, out)\n"
-"  end\n"
-"  return {added, out}\n"
-"end\n"
-"if op == 'clear' then\n"
-"  drop(node, nil)\n"
-"  redis.call('ZADD', p .. ':nodes', tonumber(ARGV[4]) + tonumber(ARGV[5]), node)\n"
-"  return 0\n"
-"end\n"
-"if op == 'add' then\n"
-"  local i = 4\n"
-"  while i <= #ARGV do\n"
-"    if ARGV[i] == 's' then\n"
-"      sub(ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])) i = i + 4\n"
-"    else\n"
-"      pres(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5]) i = i + 6\n"
-"    end\n"
-"  end\n"
-"  return 0\n"
-"end\n"
-"if op == 'channels' then\n"
-"  local f, out, pre = redis.call('HGETALL', p .. ':subs:' .. ARGV[4]), {}, ARGV[5]\n"
-"  for i = 1, #f, 2 do\n"
-"    local c = f[i]\n"
-"    if string.sub(c, 1, #pre) == pre then\n"
-"      local u = 0\n"
-"      if ARGV[6] == '1' and string.sub(c, 1, 9) == 'presence-' then\n"
-"        u = redis.call('HLEN', p .. ':pres:' .. ARGV[4] .. ':' .. c)\n"
-"      end\n"
-"      out[#out + 1] = c out[#out + 1] = tonumber(f[i + 1]) out[#out + 1] = u\n"
-"    end\n"
-"  end\n"
-"  return out\n"
-"end\n"
-"return redis.error_reply('pushgate: unknown op ' .. tostring(op))\n";
-/* clang-format on */
-
-static int64_t wall_ms(void)
+int64_t cs_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -200,7 +90,7 @@ static int64_t wall_ms(void)
 int cs_load_script(struct srv_redis *r, redisContext *c, char *sha, char *why, size_t n)
 {
     (void)r;
-    redisReply *rep = redisCommand(c, "SCRIPT LOAD %s", script);
+    redisReply *rep = redisCommand(c, "SCRIPT LOAD %s", cs_script);
     bool ok = rep && rep->type == REDIS_REPLY_STRING && rep->len == 40;
     if (ok) {
         memcpy(sha, rep->str, 40);
@@ -279,18 +169,20 @@ int cs_sink(void *ctx, const struct pg_registry_change *chg)
 
 /* ---- announcing ------------------------------------------------------------------------------ */
 
-/* Frame (event, ch, data) to every subscriber on every node except socket `except`. */
+/* Frame (event, ch, data) to every subscriber on the other nodes and, when local, on this one;
+ * socket except (NULL: nobody) excepted. */
 static void announce(struct srv_redis *r, const struct pg_app *app, const char *app_id,
                      const char *ch, size_t clen, const char *event, const char *data, size_t dlen,
-                     const char *except)
+                     const char *except, bool local)
 {
     struct pg_server *srv = r->srv;
     struct pg_msg *m = pg_frame_str(event, ch, clen, data, dlen);
     if (!m)
         return;
     if (r->pub)
-        srv_redis__publish_now(r, app_id, ch, clen, except, pg_msg_data(m), m->len);
-    uint64_t mask = app ? pg_registry_mask(srv->reg, app->idx, ch, clen) : 0;
+        srv_redis__publish_now(r, PG_CLUSTER_EVENT, app_id, ch, clen, except, pg_msg_data(m),
+                               m->len);
+    uint64_t mask = app && local ? pg_registry_mask(srv->reg, app->idx, ch, clen) : 0;
     if (mask)
         pg_bus_publish(srv->bus, mask, app->idx, ch, clen, m, except);
     else
@@ -299,7 +191,7 @@ static void announce(struct srv_redis *r, const struct pg_app *app, const char *
 
 static void announce_member(struct srv_redis *r, const struct pg_app *app, const char *app_id,
                             const char *ch, size_t clen, const struct pg_cstate_member *mem,
-                            bool added, const char *except)
+                            bool added, const char *except, bool local)
 {
     struct pg_buf d;
     pg_buf_init(&d);
@@ -307,12 +199,8 @@ static void announce_member(struct srv_redis *r, const struct pg_app *app, const
     if (!d.oom)
         announce(r, app, app_id, ch, clen,
                  added ? "pusher_internal:member_added" : "pusher_internal:member_removed", d.p,
-                 d.len, except);
+                 d.len, except, local);
     pg_buf_dispose(&d);
-    if (app)
-        pg_hooks_emit(r->srv->hooks, app->idx,
-                      added ? PG_HOOK_MEMBER_ADDED : PG_HOOK_MEMBER_REMOVED, ch, clen, mem->uid,
-                      mem->ulen);
 }
 
 static bool counted(struct srv_redis *r, const struct pg_app *app, const char *ch, size_t clen)
@@ -366,7 +254,7 @@ static void send_count(struct srv_redis *r, const struct pg_app *app, const stru
         char data[64];
         int n = snprintf(data, sizeof data, "{\"subscription_count\":%ld}", c->count);
         announce(r, app, app->id, c->name, c->len, "pusher_internal:subscription_count", data,
-                 (size_t)n, NULL);
+                 (size_t)n, NULL, true);
     }
 }
 
@@ -396,6 +284,94 @@ static void counts_flush(struct srv_redis *r, bool send, int64_t now)
     }
 }
 
+static const redisReply *str_el(const redisReply *a, size_t i)
+{
+    const redisReply *e =
+        a && a->type == REDIS_REPLY_ARRAY && i < a->elements ? a->element[i] : NULL;
+    return e && e->type == REDIS_REPLY_STRING ? e : NULL;
+}
+
+static long int_at(const redisReply *rep, size_t i)
+{
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || i >= rep->elements)
+        return -1;
+    const redisReply *e = rep->element[i];
+    return e->type == REDIS_REPLY_INTEGER ? (long)e->integer : -1;
+}
+
+static void hook(struct srv_redis *r, const struct pg_app *app, enum pg_hook_type t,
+                 const redisReply *c, const redisReply *u)
+{
+    if (app)
+        pg_hooks_emit(r->srv->hooks, app->idx, t, c->str, c->len, u ? u->str : NULL,
+                      u ? u->len : 0);
+}
+
+/* Announces the transitions of one script run (srv_cstate_lua.c lists them). except: the joining
+ * socket (member_added is not sent to it); local: whether this node's own subscribers get the
+ * member events too (not after an outage: they saw this node's own changes when they happened). */
+static void cs_apply(struct srv_redis *r, const redisReply *out, const char *except, bool local)
+{
+    if (!out || out->type != REDIS_REPLY_ARRAY)
+        return;
+    const struct pg_config *cfg = r->srv->cfg;
+    for (size_t i = 0; i < out->elements; i++) {
+        const redisReply *t = out->element[i];
+        const redisReply *tag = str_el(t, 0), *a = str_el(t, 1), *c = str_el(t, 2);
+        if (!tag || !a || !c || !tag->len)
+            continue;
+        const struct pg_app *app = pg_config_app_by_id(cfg, a->str, a->len);
+        bool user_ch = c->len && c->str[0] == '#';
+        const redisReply *u = str_el(t, 3);
+        struct pg_cstate_member mem = {u ? u->str : NULL, u ? u->len : 0, NULL, 0};
+        switch (tag->str[0]) {
+        case 'o':
+            if (user_ch) {
+                cw_user_changed(r, a->str, a->len, c->str, c->len, true);
+                break;
+            }
+            if (int_at(t, 4) != 1)
+                hook(r, app, PG_HOOK_CHANNEL_OCCUPIED, c, NULL);
+            count_mark(r, app, c->str, c->len, int_at(t, 3));
+            break;
+        case 'v':
+            if (user_ch)
+                cw_user_changed(r, a->str, a->len, c->str, c->len, false);
+            else if (int_at(t, 3) != 1)
+                hook(r, app, PG_HOOK_CHANNEL_VACATED, c, NULL);
+            break;
+        case 'c':
+            count_mark(r, app, c->str, c->len, int_at(t, 3));
+            break;
+        case 'a':
+            if (!u)
+                break;
+            if (str_el(t, 4)) {
+                mem.info = t->element[4]->str;
+                mem.ilen = t->element[4]->len;
+            }
+            announce_member(r, app, a->str, c->str, c->len, &mem, true, except, local);
+            if (int_at(t, 5) != 1)
+                hook(r, app, PG_HOOK_MEMBER_ADDED, c, u);
+            break;
+        case 'm':
+            if (!u)
+                break;
+            announce_member(r, app, a->str, c->str, c->len, &mem, false, NULL, local);
+            if (int_at(t, 4) != 1)
+                hook(r, app, PG_HOOK_MEMBER_REMOVED, c, u);
+            break;
+        case 'V':
+            hook(r, app, PG_HOOK_CHANNEL_VACATED, c, NULL);
+            break;
+        case 'M':
+            if (u)
+                hook(r, app, PG_HOOK_MEMBER_REMOVED, c, u);
+            break;
+        }
+    }
+}
+
 /* ---- replies ----------------------------------------------------------------------------------
  */
 
@@ -414,22 +390,29 @@ static void post(struct srv_redis *r, enum pg_bus_kind kind, unsigned w, int app
     pg_bus_push(r->srv->bus, w, bi);
 }
 
-static void post_result(struct srv_redis *r, const struct qitem *it, struct pg_msg *m)
-{
-    post(r, PG_BUS_PRESENCE_RESULT, it->w, it->app, qitem_field(it, 1), it->len[1],
-         qitem_field(it, 4), m);
-}
-
 void cs_post_socket(struct srv_redis *r, unsigned w, int app, const char *ch, size_t clen,
                     const char *sid, struct pg_msg *m)
 {
     post(r, PG_BUS_SOCKET_MSG, w, app, ch, clen, sid, m);
 }
 
-static struct pg_msg *succeeded_frame(const struct qitem *it, const struct pg_buf *roster)
+/* Q_JOIN: the joiner's subscription_succeeded; Q_ROSTER: the repeated subscribe's, or (no socket
+ * id: a resync's refresh) every local subscriber's. */
+static void post_roster(struct srv_redis *r, const struct qitem *it, const struct pg_buf *roster)
 {
-    return pg_frame_str("pusher_internal:subscription_succeeded", qitem_field(it, 1), it->len[1],
-                        roster->p, roster->len);
+    const char *ch = qitem_field(it, 1);
+    struct pg_msg *m = pg_frame_str("pusher_internal:subscription_succeeded", ch, it->len[1],
+                                    roster->p, roster->len);
+    if (!m || it->op == Q_JOIN || it->len[4]) {
+        post(r, it->op == Q_JOIN ? PG_BUS_PRESENCE_RESULT : PG_BUS_SOCKET_MSG, it->w, it->app, ch,
+             it->len[1], qitem_field(it, 4), m);
+        return;
+    }
+    uint64_t mask = pg_registry_mask(r->srv->reg, it->app, ch, it->len[1]);
+    if (mask)
+        pg_bus_publish(r->srv->bus, mask, it->app, ch, it->len[1], m, NULL);
+    else
+        pg_msg_unref(m);
 }
 
 void cs_dropped(struct srv_redis *r, struct qitem *it)
@@ -438,45 +421,31 @@ void cs_dropped(struct srv_redis *r, struct qitem *it)
         cx_dropped(r, it);
     else if (it->op == Q_WATCH)
         cw_dropped(r, it);
-    if (it->op != Q_JOIN)
-        return;
+    if (it->op != Q_JOIN && (it->op != Q_ROSTER || !it->len[4]))
+        return; /* a refresh that cannot be done: the sockets keep what they have */
     struct pg_buf b;
     pg_buf_init(&b);
     if (pg_registry_presence_roster(r->srv->reg, it->app, qitem_field(it, 1), it->len[1], &b) < 0)
         pg_cstate_roster(&b, NULL, 0);
     if (!b.oom)
-        post_result(r, it, succeeded_frame(it, &b));
+        post_roster(r, it, &b);
     pg_buf_dispose(&b);
 }
 
-static long int_at(const redisReply *rep, size_t i)
+/* Q_JOIN / Q_ROSTER: {roster pairs (or -2: a new user, channel full), transitions}. */
+static void on_roster(struct srv_redis *r, struct qitem *it, redisReply *rep)
 {
-    if (rep->type != REDIS_REPLY_ARRAY || i >= rep->elements)
-        return -1;
-    const redisReply *e = rep->element[i];
-    return e->type == REDIS_REPLY_INTEGER ? (long)e->integer : -1;
-}
-
-static void on_join(struct srv_redis *r, struct qitem *it, redisReply *rep)
-{
-    const struct pg_app *app = app_at(r, it->app);
-    const char *ch = qitem_field(it, 1);
-    size_t clen = it->len[1];
-    if (rep->type == REDIS_REPLY_INTEGER && rep->integer == -2) { /* a new user, channel full */
-        post(r, PG_BUS_PRESENCE_FULL, it->w, it->app, ch, clen, qitem_field(it, 4), NULL);
+    if (it->op == Q_JOIN && int_at(rep, 0) == -2) {
+        post(r, PG_BUS_PRESENCE_FULL, it->w, it->app, qitem_field(it, 1), it->len[1],
+             qitem_field(it, 4), NULL);
         return;
     }
-    long n = int_at(rep, 0), s = int_at(rep, 1);
-    const redisReply *pairs =
-        rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[2] : NULL;
-    if (!pairs || pairs->type != REDIS_REPLY_ARRAY || n < 0) {
-        cs_dropped(r, it);
-        return;
-    }
-    size_t nm = pairs->elements / 2;
-    struct pg_cstate_member *mem = calloc(nm ? nm : 1, sizeof *mem);
-    struct pg_buf b;
-    pg_buf_init(&b);
+    const redisReply *pairs = rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+                                      rep->element[0]->type == REDIS_REPLY_ARRAY
+                                  ? rep->element[0]
+                                  : NULL;
+    size_t nm = pairs ? pairs->elements / 2 : 0;
+    struct pg_cstate_member *mem = pairs ? calloc(nm ? nm : 1, sizeof *mem) : NULL;
     if (!mem) {
         cs_dropped(r, it);
         return;
@@ -487,26 +456,18 @@ static void on_join(struct srv_redis *r, struct qitem *it, redisReply *rep)
         mem[i].info = pairs->element[2 * i + 1]->str;
         mem[i].ilen = pairs->element[2 * i + 1]->len;
     }
+    struct pg_buf b;
+    pg_buf_init(&b);
     pg_cstate_roster(&b, mem, nm);
     free(mem);
     if (!b.oom)
-        post_result(r, it, succeeded_frame(it, &b));
+        post_roster(r, it, &b);
     pg_buf_dispose(&b);
-    if (n == 1) {
-        struct pg_cstate_member me = {qitem_field(it, 2), it->len[2], qitem_field(it, 3),
-                                      it->len[3]};
-        announce_member(r, app, qitem_field(it, 0), ch, clen, &me, true, qitem_field(it, 4));
-    }
-    if (s == 1 && app)
-        pg_hooks_emit(r->srv->hooks, app->idx, PG_HOOK_CHANNEL_OCCUPIED, ch, clen, NULL, 0);
+    cs_apply(r, rep->element[1], qitem_field(it, 4), true);
 }
 
 static void on_op(struct srv_redis *r, struct qitem *it, redisReply *rep)
 {
-    const struct pg_app *app = app_at(r, it->app);
-    const char *ch = qitem_field(it, 1);
-    size_t clen = it->len[1];
-    struct pg_hooks *hooks = r->srv->hooks;
     if (it->op == Q_CACHE_GET) {
         cx_on_reply(r, it, rep);
         return;
@@ -519,77 +480,72 @@ static void on_op(struct srv_redis *r, struct qitem *it, redisReply *rep)
         cs_dropped(r, it);
         return;
     }
-    if (it->op == Q_JOIN) {
-        on_join(r, it, rep);
-    } else if (it->op == Q_LEAVE) {
-        long n = int_at(rep, 0), s = int_at(rep, 1);
-        if (n == 0) {
-            struct pg_cstate_member me = {qitem_field(it, 2), it->len[2], NULL, 0};
-            announce_member(r, app, qitem_field(it, 0), ch, clen, &me, false, NULL);
+    if (it->op == Q_JOIN || it->op == Q_ROSTER)
+        on_roster(r, it, rep);
+    else if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
+        cs_apply(r, rep->element[1], NULL, true);
+}
+
+/* The tick's {added, [app, others' connections]...}. */
+static void on_conns(struct srv_redis *r, const redisReply *sums)
+{
+    struct pg_server *srv = r->srv;
+    const struct pg_config *cfg = srv->cfg;
+    for (size_t k = 0; k < cfg->n_apps; k++) {
+        long v = 0;
+        for (size_t i = 0; sums && sums->type == REDIS_REPLY_ARRAY && i + 1 < sums->elements;
+             i += 2) {
+            const redisReply *a = sums->element[i], *n = sums->element[i + 1];
+            if (a->type == REDIS_REPLY_STRING && n->type == REDIS_REPLY_INTEGER &&
+                strlen(cfg->apps[k].id) == a->len && memcmp(cfg->apps[k].id, a->str, a->len) == 0)
+                v = (long)n->integer;
         }
-        if (s == 0 && app)
-            pg_hooks_emit(hooks, app->idx, PG_HOOK_CHANNEL_VACATED, ch, clen, NULL, 0);
-    } else if (it->op == Q_SUB && rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
-        long s = (long)rep->integer;
-        if (clen && ch[0] == '#') { /* "#server-to-user-<id>": the user's signed-in connections */
-            if ((it->delta > 0 && s == 1) || (it->delta < 0 && s == 0))
-                cw_user_changed(r, qitem_field(it, 0), it->len[0], ch, clen, it->delta > 0);
-            return;
-        }
-        if (app && it->delta > 0 && s == 1)
-            pg_hooks_emit(hooks, app->idx, PG_HOOK_CHANNEL_OCCUPIED, ch, clen, NULL, 0);
-        if (app && it->delta < 0 && s == 0)
-            pg_hooks_emit(hooks, app->idx, PG_HOOK_CHANNEL_VACATED, ch, clen, NULL, 0);
-        if (s > 0)
-            count_mark(r, app, ch, clen, s);
+        atomic_store(&srv->app_conns_others[cfg->apps[k].idx], v);
     }
 }
 
-static const redisReply *str_el(const redisReply *a, size_t i)
-{
-    const redisReply *e = i < a->elements ? a->element[i] : NULL;
-    return e && e->type == REDIS_REPLY_STRING ? e : NULL;
-}
-
-/* The transitions of a reap (or of this node's departure): [added, [[tag, app, ch, x]...]]. */
+/* tick: {{added, conns}, transitions}; depart: {0, transitions}. */
 static void on_tick(struct srv_redis *r, redisReply *rep)
 {
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-        rep->element[1]->type != REDIS_REPLY_ARRAY)
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
         return;
-    const struct pg_config *cfg = r->srv->cfg;
     const redisReply *out = rep->element[1];
-    if (out->elements)
+    if (out->type == REDIS_REPLY_ARRAY && out->elements)
         atomic_fetch_add(&r->reaped, 1);
-    for (size_t i = 0; i < out->elements; i++) {
-        const redisReply *t = out->element[i];
-        if (t->type != REDIS_REPLY_ARRAY || t->elements < 3)
-            continue;
-        const redisReply *tag = str_el(t, 0), *a = str_el(t, 1), *c = str_el(t, 2);
-        if (!tag || !a || !c)
-            continue;
-        const struct pg_app *app = pg_config_app_by_id(cfg, a->str, a->len);
-        if (tag->str[0] == 'm' && str_el(t, 3)) {
-            struct pg_cstate_member me = {t->element[3]->str, t->element[3]->len, NULL, 0};
-            announce_member(r, app, a->str, c->str, c->len, &me, false, NULL);
-        } else if (tag->str[0] == 'v' && c->len && c->str[0] == '#') {
-            cw_user_changed(r, a->str, a->len, c->str, c->len, false);
-        } else if (tag->str[0] == 'v' && app) {
-            pg_hooks_emit(r->srv->hooks, app->idx, PG_HOOK_CHANNEL_VACATED, c->str, c->len, NULL,
-                          0);
-        } else if (tag->str[0] == 'c' && t->elements == 4 &&
-                   t->element[3]->type == REDIS_REPLY_INTEGER) {
-            count_mark(r, app, c->str, c->len, (long)t->element[3]->integer);
-        }
-    }
-    if (!r->departed && rep->element[0]->type == REDIS_REPLY_INTEGER &&
-        rep->element[0]->integer == 1) {
+    cs_apply(r, out, NULL, true);
+    const redisReply *x = rep->element[0];
+    if (r->departed || x->type != REDIS_REPLY_ARRAY || x->elements != 2)
+        return;
+    on_conns(r, x->element[1]);
+    if (int_at(x, 0) == 1) {
         PG_LOG(PG_LOG_WARN, "cluster",
                "node %s was missing from the cluster (stalled past its expiry and reaped?): "
                "registering its local state again",
                r->node_hex);
-        cs_resync(r);
+        cs_resync(r, true);
     }
+}
+
+/* commit: {epoch, transitions, quiet}; local: see cs_resync. This node's presence subscribers
+ * then get the cluster roster again, since what other nodes announced while this one was cut off
+ * never reached them. Quiet: Redis had lost the state, which every node is now rebuilding without
+ * announcements; every node sends its presence subscribers the rebuilt roster once the nodes had
+ * time to relink (RESYNC, then CS_SETTLE_MS after the last one). */
+static void on_commit(struct srv_redis *r, redisReply *rep, bool local)
+{
+    const redisReply *ep = str_el(rep, 0);
+    if (!ep || rep->elements != 3)
+        return;
+    snprintf(r->epoch, sizeof r->epoch, "%.*s", (int)ep->len, ep->str);
+    cs_apply(r, rep->element[1], NULL, local);
+    if (int_at(rep, 2) != 1) {
+        cs_refresh_rosters(r);
+        return;
+    }
+    cs_refresh_soon(r);
+    const struct pg_config *cfg = r->srv->cfg;
+    for (size_t k = 0; k < cfg->n_apps; k++)
+        srv_redis__publish_now(r, PG_CLUSTER_RESYNC, cfg->apps[k].id, NULL, 0, NULL, NULL, 0);
 }
 
 void cs_on_reply(struct srv_redis *r, redisReply *rep)
@@ -615,6 +571,12 @@ void cs_on_reply(struct srv_redis *r, redisReply *rep)
     } else if (p->kind == P_TICK) {
         r->tick_pending = false;
         on_tick(r, rep);
+    } else if (p->kind == P_DUE) {
+        r->due_pending = false;
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
+            cs_apply(r, rep->element[1], NULL, true);
+    } else if (p->kind == P_COMMIT || p->kind == P_COMMIT_LOCAL) {
+        on_commit(r, rep, p->kind == P_COMMIT_LOCAL);
     }
     free(p);
 }
@@ -622,14 +584,46 @@ void cs_on_reply(struct srv_redis *r, redisReply *rep)
 /* ---- commands ---------------------------------------------------------------------------------
  */
 
-#define HDR_ARGS 6 /* EVALSHA sha 0 op prefix node */
-
-static void hdr(struct srv_redis *r, const char **argv, size_t *argl, const char *op)
+/* The webhook debounce for the script's deb argument: webhook_debounce_ms when app (NULL: any
+ * app) takes vacated or member_removed webhooks, else 0. */
+static long deb_ms(struct srv_redis *r, const struct pg_app *one)
 {
-    const char *v[HDR_ARGS] = {"EVALSHA", r->sha, "0", op, r->kprefix, r->node_hex};
-    for (int i = 0; i < HDR_ARGS; i++) {
+    const struct pg_config *cfg = r->srv->cfg;
+    if (cfg->webhook_debounce_ms <= 0)
+        return 0;
+    for (size_t k = 0; k < cfg->n_apps; k++) {
+        const struct pg_app *app = &cfg->apps[k];
+        if (one && app != one)
+            continue;
+        if (pg_hooks_wants(r->srv->hooks, app->idx, PG_HOOK_CHANNEL_VACATED) ||
+            pg_hooks_wants(r->srv->hooks, app->idx, PG_HOOK_MEMBER_REMOVED))
+            return cfg->webhook_debounce_ms;
+    }
+    return 0;
+}
+
+void cs_hdr(struct srv_redis *r, const char **argv, size_t *argl, const char *op,
+            const struct pg_app *app, char deb[24])
+{
+    snprintf(deb, 24, "%ld", deb_ms(r, app));
+    const char *v[CS_HDR_ARGS] = {"EVALSHA", r->sha, "0", op, r->kprefix, r->node_hex, deb};
+    for (int i = 0; i < CS_HDR_ARGS; i++) {
         argv[i] = v[i];
         argl[i] = strlen(v[i]);
+    }
+}
+
+static const char *op_name(enum qop op)
+{
+    switch (op) {
+    case Q_SUB:
+        return "sub";
+    case Q_JOIN:
+        return "join";
+    case Q_LEAVE:
+        return "leave";
+    default:
+        return "roster";
     }
 }
 
@@ -643,40 +637,81 @@ void cs_append_op(struct srv_redis *r, struct qitem *it)
         cw_append(r, it);
         return;
     }
-    const char *argv[HDR_ARGS + 5];
-    size_t argl[HDR_ARGS + 5];
-    char delta[24];
-    int n = HDR_ARGS;
-    hdr(r, argv, argl, it->op == Q_SUB ? "sub" : it->op == Q_JOIN ? "join" : "leave");
-    int nf = it->op == Q_SUB ? 2 : it->op == Q_JOIN ? 4 : 3;
+    const struct pg_app *app = app_at(r, it->app);
+    const char *argv[CS_HDR_ARGS + 5];
+    size_t argl[CS_HDR_ARGS + 5];
+    char deb[24], num[24];
+    int n = CS_HDR_ARGS;
+    cs_hdr(r, argv, argl, op_name(it->op), app, deb);
+    int nf = it->op == Q_SUB || it->op == Q_ROSTER ? 2 : it->op == Q_JOIN ? 4 : 3;
     for (int i = 0; i < nf; i++, n++) {
         argv[n] = qitem_field(it, i);
         argl[n] = it->len[i];
     }
     if (it->op == Q_SUB) {
-        argl[n] = (size_t)snprintf(delta, sizeof delta, "%d", it->delta);
-        argv[n++] = delta;
+        argl[n] = (size_t)snprintf(num, sizeof num, "%d", it->delta);
+        argv[n++] = num;
     } else if (it->op == Q_JOIN) { /* the app's max_presence_members_per_channel (-1: none) */
-        const struct pg_app *app = app_at(r, it->app);
         long lim = app ? (long)app->max_presence_members_per_channel : -1;
-        argl[n] = (size_t)snprintf(delta, sizeof delta, "%ld", lim < 0 ? -1 : lim);
-        argv[n++] = delta;
+        argl[n] = (size_t)snprintf(num, sizeof num, "%ld", lim < 0 ? -1 : lim);
+        argv[n++] = num;
     }
     redisAppendCommandArgv(r->pub, n, argv, argl);
     srv_redis__pend(r, P_OP, it);
 }
 
+int srv_redis_roster(struct srv_redis *r, const struct pg_app *app, const char *ch, size_t clen,
+                     unsigned w, const char *sid)
+{
+    if (!r || !atomic_load(&r->up))
+        return -ENOTCONN;
+    const char *f[QF_MAX] = {app->id, ch, "", "", sid};
+    size_t fl[QF_MAX] = {strlen(app->id), clen, 0, 0, strlen(sid)};
+    struct qitem *it = cs_qitem_make(Q_ROSTER, f, fl, 5);
+    if (!it)
+        return -ENOMEM;
+    it->app = app->idx;
+    it->w = w;
+    return srv_redis__enqueue(r, it);
+}
+
+/* tick / depart: now, node TTL; tick also this node's connections of every app that has
+ * max_connections (app id, count). */
 static void append_tick(struct srv_redis *r, const char *op)
 {
-    const char *argv[HDR_ARGS + 2];
-    size_t argl[HDR_ARGS + 2];
-    char now[24], ttl[16];
-    hdr(r, argv, argl, op);
-    argl[HDR_ARGS] = (size_t)snprintf(now, sizeof now, "%lld", (long long)wall_ms());
-    argv[HDR_ARGS] = now;
-    argl[HDR_ARGS + 1] = (size_t)snprintf(ttl, sizeof ttl, "%d", NODE_TTL_MS);
-    argv[HDR_ARGS + 1] = ttl;
-    redisAppendCommandArgv(r->pub, HDR_ARGS + 2, argv, argl);
+    const struct pg_config *cfg = r->srv->cfg;
+    size_t cap = CS_HDR_ARGS + 2 + 2 * cfg->n_apps;
+    const char **argv = calloc(cap, sizeof *argv);
+    size_t *argl = calloc(cap, sizeof *argl);
+    char(*nums)[24] = calloc(cfg->n_apps + 2, sizeof *nums);
+    if (!argv || !argl || !nums) {
+        free(argv);
+        free(argl);
+        free(nums);
+        return;
+    }
+    char deb[24];
+    cs_hdr(r, argv, argl, op, NULL, deb);
+    size_t n = CS_HDR_ARGS;
+    argl[n] = (size_t)snprintf(nums[0], 24, "%lld", (long long)cs_wall_ms());
+    argv[n++] = nums[0];
+    argl[n] = (size_t)snprintf(nums[1], 24, "%d", CS_NODE_TTL_MS);
+    argv[n++] = nums[1];
+    for (size_t k = 0; k < cfg->n_apps && !r->departed; k++) {
+        const struct pg_app *app = &cfg->apps[k];
+        if (app->max_connections < 0)
+            continue;
+        argv[n] = app->id;
+        argl[n++] = strlen(app->id);
+        argl[n] =
+            (size_t)snprintf(nums[k + 2], 24, "%ld", atomic_load(&r->srv->app_conns[app->idx]));
+        argv[n++] = nums[k + 2];
+    }
+    redisAppendCommandArgv(r->pub, (int)n, argv, argl);
+    srv_redis__pend(r, P_TICK, NULL);
+    free(argv);
+    free(argl);
+    free(nums);
 }
 
 void cs_periodic(struct srv_redis *r, int64_t now)
@@ -684,12 +719,24 @@ void cs_periodic(struct srv_redis *r, int64_t now)
     if (now - r->count_ms >= CS_PERIOD_MS) {
         r->count_ms = now;
         counts_flush(r, true, now);
+        if (r->refresh_ms && now >= r->refresh_ms) {
+            r->refresh_ms = 0;
+            cs_refresh_rosters(r);
+        }
+        if (!r->due_pending && deb_ms(r, NULL) > 0) {
+            const char *argv[CS_HDR_ARGS];
+            size_t argl[CS_HDR_ARGS];
+            char deb[24];
+            cs_hdr(r, argv, argl, "due", NULL, deb);
+            redisAppendCommandArgv(r->pub, CS_HDR_ARGS, argv, argl);
+            srv_redis__pend(r, P_DUE, NULL);
+            r->due_pending = true;
+        }
     }
     if (!r->tick_pending && now - r->tick_ms >= TICK_MS) {
         r->tick_ms = now;
         r->tick_pending = true;
         append_tick(r, "tick");
-        srv_redis__pend(r, P_TICK, NULL);
     }
 }
 
@@ -697,7 +744,6 @@ void cs_depart(struct srv_redis *r)
 {
     r->departed = true;
     append_tick(r, "depart");
-    srv_redis__pend(r, P_TICK, NULL);
 }
 
 void cs_link_lost(struct srv_redis *r)
@@ -713,8 +759,11 @@ void cs_link_lost(struct srv_redis *r)
         free(p);
         p = next;
     }
-    r->tick_pending = false;
+    r->tick_pending = r->due_pending = false;
     counts_flush(r, false, 0);
+    /* cut off, max_connections counts this node alone until the next tick */
+    for (unsigned k = 0; k < r->srv->app_cap; k++)
+        atomic_store(&r->srv->app_conns_others[k], 0);
 }
 
 void cs_dispose(struct srv_redis *r)

@@ -84,11 +84,11 @@ static int64_t int_of(const redisReply *e)
 int srv_redis_read_channels(struct srv_redis *r, const char *app_id, const char *prefix,
                             size_t plen, srv_redis_chan_cb cb, void *cbctx, bool users)
 {
-    const char *argv[] = {"EVALSHA",   r->rest_sha, "0",    "channels",       r->kprefix,
-                          r->node_hex, app_id,      prefix, users ? "1" : "0"};
-    size_t argl[] = {7, 40, 1, 8, strlen(r->kprefix), 16, strlen(app_id), plen, 1};
+    const char *argv[] = {"EVALSHA",   r->rest_sha, "0",    "channels", r->kprefix,
+                          r->node_hex, "0",         app_id, prefix,     users ? "1" : "0"};
+    size_t argl[] = {7, 40, 1, 8, strlen(r->kprefix), 16, 1, strlen(app_id), plen, 1};
     pthread_mutex_lock(&r->rest_lock);
-    redisReply *rep = run(r, 9, argv, argl);
+    redisReply *rep = run(r, 10, argv, argl);
     int rc = rep && rep->type == REDIS_REPLY_ARRAY ? 0 : -EIO;
     for (size_t i = 0; rc == 0 && i + 2 < rep->elements; i += 3) {
         const redisReply *c = rep->element[i];

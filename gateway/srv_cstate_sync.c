@@ -1,13 +1,15 @@
-/* srv_cstate_sync.c - cluster mode: re-registering this node's whole local state in Redis after
- * every (re)connect, silently (see srv_cstate.c, "Resync").
+/* srv_cstate_sync.c - cluster mode: registering this node's whole local state in Redis again after
+ * every (re)connect, and after this node was reaped while alive (see srv_cstate.c, "Resync").
  * Thread: pg-redis (or main, before pg-redis starts).
  *
  * The snapshot is taken with every registry stripe locked (pg_registry_snapshot): inside it the
  * link is marked up and the queue is taken, so every change is either in the snapshot (made
  * before) or queued after it, never both and never neither. The snapshot is copied into one arena
- * and sent after the locks are released: the items taken from the queue first, then "clear"
- * (this node's old contributions, if Redis still has them, are subtracted) and "add" runs of at
- * most ADD_ARGS arguments each. Their replies are ignored (errors are logged).
+ * and sent after the locks are released: the items taken from the queue first, then "stage0"
+ * (empties this node's staging hashes), "stage" runs of at most ADD_ARGS arguments each (the
+ * snapshot into the staging hashes; replies ignored, errors logged) and "commit", which applies
+ * the difference between the staged state and what Redis holds for this node and returns the
+ * transitions, announced like any others (srv_cstate.c on_commit).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,8 +26,7 @@
 #include "srv_redis_int.h"
 
 #define ADD_ARGS 1200
-#define HDR 6
-#define NODE_TTL_MS 8000
+#define HDR CS_HDR_ARGS
 
 struct snap {
     struct srv_redis *r;
@@ -124,7 +125,42 @@ static void send_run(struct srv_redis *r, const char **argv, size_t *argl, size_
     srv_redis__pend(r, P_IGNORE, NULL);
 }
 
-void cs_resync(struct srv_redis *r)
+/* A "roster" run for every presence channel of snapshot s, answered to all its local
+ * subscribers (a Q_ROSTER without a socket id). */
+static void refresh_from(struct srv_redis *r, const struct snap *s)
+{
+    for (size_t i = 0; !s->oom && i + 3 < s->n;) {
+        bool chan = s->arena.p[s->off[i]] == 's';
+        const char *f[2] = {s->arena.p + s->off[i + 1], s->arena.p + s->off[i + 2]};
+        size_t fl[2] = {s->len[i + 1], s->len[i + 2]};
+        const struct pg_app *app = pg_config_app_by_id(s->cfg, f[0], fl[0]);
+        i += chan ? 4 : 6;
+        if (!chan || !app || fl[1] <= 9 || memcmp(f[1], "presence-", 9) != 0)
+            continue;
+        struct qitem *it = cs_qitem_make(Q_ROSTER, f, fl, 2);
+        if (!it)
+            return;
+        it->app = app->idx;
+        cs_append_op(r, it);
+    }
+}
+
+static void begin_nothing(void *ctx) { (void)ctx; }
+
+void cs_refresh_soon(struct srv_redis *r) { r->refresh_ms = pg_now_ms() + CS_SETTLE_MS; }
+
+void cs_refresh_rosters(struct srv_redis *r)
+{
+    struct snap s = {.r = r, .cfg = r->srv->cfg};
+    pg_buf_init(&s.arena);
+    pg_registry_snapshot(r->srv->reg, begin_nothing, on_chan, on_member, &s);
+    refresh_from(r, &s);
+    free(s.off);
+    free(s.len);
+    pg_buf_dispose(&s.arena);
+}
+
+void cs_resync(struct srv_redis *r, bool local)
 {
     struct snap s = {.r = r, .cfg = r->srv->cfg};
     pg_buf_init(&s.arena);
@@ -145,32 +181,20 @@ void cs_resync(struct srv_redis *r)
         }
     }
 
-    /* 2. clear: this node's old contributions go, silently; it is registered in <P>:nodes */
+    /* 2. stage0: an empty staging area (a resync cut short may have left one) */
     const char *argv[HDR + ADD_ARGS + 8];
     size_t argl[HDR + ADD_ARGS + 8];
-    const char *h[HDR] = {"EVALSHA", r->sha, "0", "clear", r->kprefix, r->node_hex};
-    for (int i = 0; i < HDR; i++) {
-        argv[i] = h[i];
-        argl[i] = strlen(h[i]);
-    }
-    char now[24], ttl[16];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    argl[HDR] = (size_t)snprintf(now, sizeof now, "%lld",
-                                 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-    argv[HDR] = now;
-    argl[HDR + 1] = (size_t)snprintf(ttl, sizeof ttl, "%d", NODE_TTL_MS);
-    argv[HDR + 1] = ttl;
-    send_run(r, argv, argl, HDR + 2);
-    r->tick_ms = pg_now_ms();
+    char deb[24];
+    cs_hdr(r, argv, argl, "stage0", NULL, deb);
+    send_run(r, argv, argl, HDR);
 
-    /* 3. add: the whole local state, in runs of whole entries */
+    /* 3. stage: the whole local state, in runs of whole entries */
     if (s.oom)
         PG_LOG(PG_LOG_ERROR, "cluster",
                "out of memory while re-registering this node's state: cluster counts and rosters "
                "miss this node's part until the next reconnect");
-    argv[3] = "add";
-    argl[3] = 3;
+    argv[3] = "stage";
+    argl[3] = 5;
     size_t n = HDR;
     for (size_t i = 0; !s.oom && i < s.n;) {
         size_t k = s.arena.p[s.off[i]] == 's' ? 4 : 6;
@@ -186,6 +210,22 @@ void cs_resync(struct srv_redis *r)
             n = HDR;
         }
     }
+    /* 4. commit: the difference to what Redis holds for this node, announced */
+    char now[24], ttl[16], node_ep[40];
+    argv[3] = "commit";
+    argl[3] = 6;
+    argl[HDR] = (size_t)snprintf(now, sizeof now, "%lld", (long long)cs_wall_ms());
+    argv[HDR] = now;
+    argl[HDR + 1] = (size_t)snprintf(ttl, sizeof ttl, "%d", CS_NODE_TTL_MS);
+    argv[HDR + 1] = ttl;
+    argv[HDR + 2] = r->epoch;
+    argl[HDR + 2] = strlen(r->epoch);
+    argl[HDR + 3] = (size_t)snprintf(node_ep, sizeof node_ep, "%s.%s", r->node_hex, now);
+    argv[HDR + 3] = node_ep;
+    redisAppendCommandArgv(r->pub, HDR + 4, argv, argl);
+    srv_redis__pend(r, local ? P_COMMIT_LOCAL : P_COMMIT, NULL);
+    r->tick_ms = pg_now_ms();
+
     PG_LOG(s.chans ? PG_LOG_INFO : PG_LOG_DEBUG, "cluster",
            "node %s registered %zu channel(s) and %zu presence member(s)", r->node_hex, s.chans,
            s.members);

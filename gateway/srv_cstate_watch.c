@@ -213,7 +213,8 @@ void cw_user_changed(struct srv_redis *r, const char *app_id, size_t alen, const
     char aid[256];
     snprintf(aid, sizeof aid, "%.*s", (int)alen, app_id);
     if (r->pub)
-        srv_redis__publish_now(r, aid, wch, (size_t)wl, NULL, pg_msg_data(m), m->len);
+        srv_redis__publish_now(r, PG_CLUSTER_EVENT, aid, wch, (size_t)wl, NULL, pg_msg_data(m),
+                               m->len);
     const struct pg_app *app = pg_config_app_by_id(srv->cfg, app_id, alen);
     uint64_t mask = app ? pg_registry_mask(srv->reg, app->idx, wch, (size_t)wl) : 0;
     if (mask)

@@ -240,7 +240,7 @@ static void try_connect(struct srv_redis *r)
             now + r->backoff_ms / 2 + (int64_t)(pg_rand_u32() % (r->backoff_ms / 2 + 1));
         return;
     }
-    cs_resync(r); /* marks the link up */
+    cs_resync(r, false); /* marks the link up */
     r->backoff_ms = 0;
     if (r->ever_up && r->down_since_ms) {
         atomic_fetch_add(&r->reconnects, 1);
@@ -316,6 +316,10 @@ static void on_message(struct srv_redis *r, const char *s, size_t len)
     const struct pg_app *app = pg_config_app_by_id(cfg, m.app, m.alen);
     if (!app || !app->enabled)
         return; /* not an app of this node */
+    if (m.kind == PG_CLUSTER_RESYNC) {
+        cs_refresh_soon(r);
+        return;
+    }
     uint64_t mask = pg_registry_mask(srv->reg, app->idx, m.channel, m.clen);
     if (!mask)
         return;
@@ -501,11 +505,12 @@ void srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op)
     r->ptail = p;
 }
 
-void srv_redis__publish_now(struct srv_redis *r, const char *app_id, const char *ch, size_t clen,
-                            const char *except, const void *frame, size_t flen)
+void srv_redis__publish_now(struct srv_redis *r, enum pg_cluster_kind kind, const char *app_id,
+                            const char *ch, size_t clen, const char *except, const void *frame,
+                            size_t flen)
 {
     int rc;
-    struct qitem *it = encode_msg(r, PG_CLUSTER_EVENT, app_id, ch, clen, except, frame, flen, &rc);
+    struct qitem *it = encode_msg(r, kind, app_id, ch, clen, except, frame, flen, &rc);
     if (!it)
         return;
     redisAppendCommand(r->pub, "PUBLISH %b %b", it->data, (size_t)it->len[0], qitem_field(it, 1),

@@ -117,7 +117,25 @@ bool srv_redis_linked(const struct srv_redis *r);
 int srv_redis_watch_state(struct srv_redis *r, const struct pg_app *app, const char *self_ch,
                           size_t slen, unsigned w, const char *sid, const char *ids, size_t idlen);
 
+/* A repeated presence subscribe of socket sid (worker w) in cluster mode: its
+ * subscription_succeeded with the cluster roster of (app, ch), posted later as PG_BUS_SOCKET_MSG.
+ * < 0 (link down, queue full): nothing queued, the caller answers with the local roster.
+ * Thread: a worker. */
+int srv_redis_roster(struct srv_redis *r, const struct pg_app *app, const char *ch, size_t clen,
+                     unsigned w, const char *sid);
+
 void srv_redis_get_stats(struct srv_redis *r, struct srv_redis_stats *out);
 uint64_t srv_redis_node_id(const struct srv_redis *r);
+
+/* Cluster-wide token bucket for a REST rate limit (srv_cstate_limit.c): takes cost tokens from
+ * the bucket of (app_id, which: 0 max_backend_events_per_sec, 1 max_read_requests_per_sec), rate
+ * tokens per second and burst = rate, kept in Redis (key "<redis_prefix>:rl:<app_id>:<which>", a
+ * hash with the tokens and the time of the last refill, PEXPIREd after it would be full again) so
+ * every node draws from one bucket; time is Redis's own (TIME), so node clocks do not matter. Runs
+ * on the REST thread's synchronous context (srv_redis__rest_run, under r->rest_lock). Returns 1
+ * allowed, 0 refused (*retry_after_ms set, at least 1), -EIO when Redis cannot answer (the caller
+ * then uses its own bucket). Thread: pg-rest. */
+int srv_redis_rate_take(struct srv_redis *r, const char *app_id, int which, double rate,
+                        double cost, int64_t *retry_after_ms);
 
 #endif

@@ -28,10 +28,14 @@ enum qop {
     /* srv_cstate_watch.c: f0: app id, f1: the watcher's "#server-to-user-<id>", f2: the watched
      * ids, each "<decimal length>:<bytes>", f4: the watcher's socket id (on worker w) */
     Q_WATCH,
+    Q_ROSTER, /* f0: app id, f1: presence channel, f4: the socket id (on worker w) */
 };
 
 #define QF_MAX 5
-#define CS_PERIOD_MS 250 /* pg-redis wakes at least this often while linked (cs_periodic) */
+#define CS_PERIOD_MS 250    /* pg-redis wakes at least this often while linked (cs_periodic) */
+#define CS_NODE_TTL_MS 8000 /* a node is reaped this long after its last heartbeat */
+#define CS_HDR_ARGS 7       /* EVALSHA sha 0 op prefix node deb (srv_cstate_lua.c) */
+#define CS_SETTLE_MS 3000   /* a relinking node's reconnect backoff (2 s) plus a margin */
 
 struct qitem {
     struct qitem *next;
@@ -61,9 +65,12 @@ static inline size_t qitem_bytes(const struct qitem *it)
 
 /* A reply the command context still owes, in command order. */
 enum pend_kind {
-    P_IGNORE, /* n PUBLISH / PING / resync replies: errors are logged only */
-    P_OP,     /* the script run for queue item op */
-    P_TICK,   /* heartbeat and reaping, or this node's departure: transitions to announce */
+    P_IGNORE,       /* n PUBLISH / PING / resync replies: errors are logged only */
+    P_OP,           /* the script run for queue item op */
+    P_TICK,         /* heartbeat and reaping, or this node's departure: transitions to announce */
+    P_DUE,          /* the debounced webhooks now due */
+    P_COMMIT,       /* a resync's commit after a reconnect */
+    P_COMMIT_LOCAL, /* after this node was reaped: announced to its own sockets too */
 };
 
 struct pend {
@@ -122,8 +129,10 @@ struct srv_redis {
     char sha[41];                  /* the state script's SHA1 on this link */
     struct pend *phead, *ptail;    /* replies owed by pub */
     int64_t tick_ms, count_ms;     /* last heartbeat; last subscription_count flush */
-    bool tick_pending, departed;
-    bool broken; /* a reply could not be tracked: reset the link */
+    bool tick_pending, departed, due_pending;
+    char epoch[64];     /* <P>:epoch as of the last commit ("" before the first) */
+    int64_t refresh_ms; /* when to run cs_refresh_rosters (0: not asked for) */
+    bool broken;        /* a reply could not be tracked: reset the link */
     struct cs_count *counts[CS_COUNT_BUCKETS];
     size_t ncounts;
 
@@ -147,9 +156,11 @@ int srv_redis__enqueue(struct srv_redis *r, struct qitem *it);
 /* Marks the link up or down; going down drops (and answers, see cs_dropped) what is queued. */
 void srv_redis__set_up(struct srv_redis *r, bool up);
 void srv_redis__free_items(struct qitem *it);
-/* Appends "PUBLISH <P>:m:<app> <msg>" for an EVENT frame, reply ignored. pg-redis, link up. */
-void srv_redis__publish_now(struct srv_redis *r, const char *app_id, const char *ch, size_t clen,
-                            const char *except, const void *frame, size_t flen);
+/* Appends "PUBLISH <P>:m:<app> <msg>" for a message of kind (EVENT: a frame; RESYNC: nothing but
+ * the app), reply ignored. pg-redis, link up. */
+void srv_redis__publish_now(struct srv_redis *r, enum pg_cluster_kind kind, const char *app_id,
+                            const char *ch, size_t clen, const char *except, const void *frame,
+                            size_t flen);
 void srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op);
 
 /* srv_cstate_rest.c: one command on the REST thread's context (NULL: Redis cannot answer).
@@ -160,8 +171,21 @@ redisReply *srv_redis__rest_run(struct srv_redis *r, int argc, const char **argv
 /* srv_cstate.c (pg-redis unless noted) */
 /* A queue item with nf fields (any thread); NULL when out of memory. */
 struct qitem *cs_qitem_make(enum qop op, const char *const *f, const size_t *fl, int nf);
+extern const char cs_script[]; /* srv_cstate_lua.c */
 int cs_load_script(struct srv_redis *r, redisContext *c, char *sha, char *why, size_t n);
-void cs_resync(struct srv_redis *r); /* after (re)connecting: re-register local state */
+int64_t cs_wall_ms(void);
+/* The script's first CS_HDR_ARGS arguments for op; deb: the caller's buffer for the debounce of
+ * app's webhooks (NULL: of any app). */
+void cs_hdr(struct srv_redis *r, const char **argv, size_t *argl, const char *op,
+            const struct pg_app *app, char deb[24]);
+/* srv_cstate_sync.c: after (re)connecting, or after this node was reaped: registers the local
+ * state again and announces the difference (local: to this node's sockets too). */
+void cs_resync(struct srv_redis *r, bool local);
+/* Every local presence channel's subscribers get the cluster roster again (srv_cstate_sync.c).
+ * cs_refresh_soon: CS_SETTLE_MS after the last time it was asked for, once (while nodes are still
+ * rebuilding the state after Redis lost it, the roster is not whole yet). */
+void cs_refresh_rosters(struct srv_redis *r);
+void cs_refresh_soon(struct srv_redis *r);
 void cs_append_op(struct srv_redis *r, struct qitem *it); /* a state op from the queue */
 void cs_on_reply(struct srv_redis *r, redisReply *rep);   /* a reply of pub */
 void cs_periodic(struct srv_redis *r, int64_t now);       /* heartbeat, reaping, counts */

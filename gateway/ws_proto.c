@@ -126,7 +126,8 @@ static int take_quota(struct ws_conn *c)
     struct pg_server *srv = c->w->srv;
     const struct pg_app *app = c->app;
     long n = atomic_fetch_add(&srv->app_conns[app->idx], 1) + 1;
-    if (app->max_connections >= 0 && n > app->max_connections) {
+    if (app->max_connections >= 0 &&
+        n + atomic_load(&srv->app_conns_others[app->idx]) > app->max_connections) {
         atomic_fetch_sub(&srv->app_conns[app->idx], 1);
         pg_server_count_limit(srv, PG_LIMIT_CONNECTIONS);
         ws_conn_fail(c, 4004, "Application is over connection quota");

@@ -224,6 +224,9 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
     unsigned kind = pg_chan_classify(ch, clen);
     struct ws_sub *have = ws_chanidx_sub_of(c, app->idx, ch, clen);
     if (have) { /* idempotent: confirm again, change nothing */
+        if ((kind & PG_CHAN_PRESENCE) &&
+            srv_redis_roster(srv->redis, app, ch, clen, c->w->id, c->sid) == 0)
+            return; /* cluster mode: answered with the cluster roster */
         struct pg_buf roster;
         pg_buf_init(&roster);
         if (kind & PG_CHAN_PRESENCE)

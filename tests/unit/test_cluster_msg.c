@@ -107,6 +107,34 @@ static void test_terminate(void **state)
     free(buf);
 }
 
+static void test_resync(void **state)
+{
+    (void)state;
+    struct pg_cluster_msg m = {.origin = 2, .kind = PG_CLUSTER_RESYNC, .app = "app-id", .alen = 6},
+                          d;
+    size_t len;
+    char *buf = encode(&m, &len);
+    const char *want = "PG1 0000000000000002 RESYNC 6 0 0\napp-id";
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(buf, want, len);
+    assert_int_equal(pg_cluster_msg_decode(&d, buf, len), 0);
+    expect_same(&m, &d);
+    free(buf);
+    /* RESYNC carries nothing but the app */
+    static const char *const bad[] = {
+        "PG1 0000000000000002 RESYNC 6 0 1\napp-idx",
+        "PG1 0000000000000002 RESYNC 6 1 0\napp-idx",
+        "PG1 0000000000000002 RESYNC 6 0 0\napp-id{}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(pg_cluster_msg_decode(&d, bad[i], strlen(bad[i])), -EINVAL);
+    m.clen = 1;
+    m.channel = "x";
+    size_t n;
+    char out[128];
+    assert_int_equal(pg_cluster_msg_encode(&m, out, sizeof out, &n), -EINVAL);
+}
+
 static void test_no_except_and_max_origin(void **state)
 {
     (void)state;
@@ -417,19 +445,13 @@ static void test_url_bad(void **state)
 int main(void)
 {
     const struct CMUnitTest t[] = {
-        cmocka_unit_test(test_exact_bytes),
-        cmocka_unit_test(test_terminate),
-        cmocka_unit_test(test_no_except_and_max_origin),
-        cmocka_unit_test(test_empty_channel),
-        cmocka_unit_test(test_binary_safe),
-        cmocka_unit_test(test_encode_refuses),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_wrong_version),
-        cmocka_unit_test(test_bad_header),
-        cmocka_unit_test(test_huge_lengths),
-        cmocka_unit_test(test_mutations),
-        cmocka_unit_test(test_url_ok),
-        cmocka_unit_test(test_url_bad),
+        cmocka_unit_test(test_exact_bytes),    cmocka_unit_test(test_terminate),
+        cmocka_unit_test(test_resync),         cmocka_unit_test(test_no_except_and_max_origin),
+        cmocka_unit_test(test_empty_channel),  cmocka_unit_test(test_binary_safe),
+        cmocka_unit_test(test_encode_refuses), cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_wrong_version),  cmocka_unit_test(test_bad_header),
+        cmocka_unit_test(test_huge_lengths),   cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_url_ok),         cmocka_unit_test(test_url_bad),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }
