@@ -31,8 +31,12 @@ enum pg_bus_kind {
     PG_BUS_PRESENCE_FULL,   /* cluster mode, no msg: that pending subscription was refused (a new
                              * user, the channel at max_presence_members_per_channel cluster-wide) */
     PG_BUS_SOCKET_MSG,      /* cluster mode: msg for socket `except` alone, found among the local
-                             * subscribers of (app, channel): a cached event or cache_miss, a
-                             * watchlist's initial state (channel: the socket's #server-to-user-) */
+                             * subscribers of (app, channel): a repeated presence subscribe's
+                             * subscription_succeeded */
+    PG_BUS_CACHE_REPLY,     /* the same for a cache channel's replay: the cached event or
+                             * cache_miss (ws_gate.c orders it against live events) */
+    PG_BUS_WATCH_STATE,     /* the same for a watchlist's initial state (channel: the socket's
+                             * #server-to-user-; ws_gate.c) */
 };
 
 struct pg_bus_item {

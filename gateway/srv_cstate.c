@@ -390,10 +390,10 @@ static void post(struct srv_redis *r, enum pg_bus_kind kind, unsigned w, int app
     pg_bus_push(r->srv->bus, w, bi);
 }
 
-void cs_post_socket(struct srv_redis *r, unsigned w, int app, const char *ch, size_t clen,
-                    const char *sid, struct pg_msg *m)
+void cs_post_socket(struct srv_redis *r, enum pg_bus_kind kind, unsigned w, int app, const char *ch,
+                    size_t clen, const char *sid, struct pg_msg *m)
 {
-    post(r, PG_BUS_SOCKET_MSG, w, app, ch, clen, sid, m);
+    post(r, kind, w, app, ch, clen, sid, m);
 }
 
 /* Q_JOIN: the joiner's subscription_succeeded; Q_ROSTER: the repeated subscribe's, or (no socket

@@ -168,7 +168,7 @@ static void answer(struct srv_redis *r, struct qitem *it, const char *frame, siz
         m = pg_frame_str("pusher:cache_miss", ch, clen, "{}", 2);
         pg_hooks_emit(srv->hooks, it->app, PG_HOOK_CACHE_MISS, ch, clen, NULL, 0);
     }
-    cs_post_socket(r, it->w, it->app, ch, clen, qitem_field(it, 4), m);
+    cs_post_socket(r, PG_BUS_CACHE_REPLY, it->w, it->app, ch, clen, qitem_field(it, 4), m);
 }
 
 void cx_on_reply(struct srv_redis *r, struct qitem *it, redisReply *rep)

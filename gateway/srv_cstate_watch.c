@@ -115,7 +115,8 @@ static void post_state(struct srv_redis *r, const struct qitem *it, const struct
                            : NULL;
     pg_buf_dispose(&d);
     if (m)
-        cs_post_socket(r, it->w, it->app, qitem_field(it, 1), it->len[1], qitem_field(it, 4), m);
+        cs_post_socket(r, PG_BUS_WATCH_STATE, it->w, it->app, qitem_field(it, 1), it->len[1],
+                       qitem_field(it, 4), m);
 }
 
 /* "#server-to-user-<id>" in buf; its length, or 0 when it does not fit. */

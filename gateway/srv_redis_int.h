@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pg_bus.h"
 #include "pg_redis_url.h"
 #include "pg_registry.h"
 #include "srv_redis.h"
@@ -209,8 +210,9 @@ void cw_dropped(struct srv_redis *r, struct qitem *it);
  * publishes the watchlist event on "#watch-<id>" to every node, this one included. */
 void cw_user_changed(struct srv_redis *r, const char *app_id, size_t alen, const char *ch,
                      size_t clen, bool online);
-/* Posts frame m (consumed) to worker w for socket sid among the subscribers of (app, ch). */
-void cs_post_socket(struct srv_redis *r, unsigned w, int app, const char *ch, size_t clen,
-                    const char *sid, struct pg_msg *m);
+/* Posts frame m (consumed) to worker w for socket sid among the subscribers of (app, ch), as a
+ * bus item of kind (PG_BUS_SOCKET_MSG, _CACHE_REPLY or _WATCH_STATE). */
+void cs_post_socket(struct srv_redis *r, enum pg_bus_kind kind, unsigned w, int app, const char *ch,
+                    size_t clen, const char *sid, struct pg_msg *m);
 
 #endif

@@ -149,9 +149,19 @@ fail:
     return NULL;
 }
 
+void ws_chanidx_gate(struct ws_sub *s, uint8_t gate)
+{
+    if (!s->gate && gate)
+        s->ch->gated++;
+    else if (s->gate && !gate)
+        s->ch->gated--;
+    s->gate = gate;
+}
+
 void ws_chanidx_remove(struct ws_chanidx *ix, struct ws_conn *c, struct ws_sub *s)
 {
     struct ws_chan *k = s->ch;
+    ws_chanidx_gate(s, WS_GATE_NONE);
     uint32_t slot = (uint32_t)(s - c->subs);
     /* Channel side: move the last entry into this one's place. */
     uint32_t pos = s->pos;

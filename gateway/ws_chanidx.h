@@ -23,6 +23,7 @@ struct ws_chan {
     size_t len;
     struct ws_chan_ent *ent;
     uint32_t n, cap;
+    uint32_t gated; /* entries whose subscription has a gate (ws_conn.h) */
     char name[];
 };
 
@@ -40,5 +41,8 @@ struct ws_sub *ws_chanidx_add(struct ws_chanidx *ix, struct ws_conn *c, int app,
 /* Removes subscription s of c (s points into c->subs; it is invalid afterwards). */
 void ws_chanidx_remove(struct ws_chanidx *ix, struct ws_conn *c, struct ws_sub *s);
 size_t ws_chanidx_count(const struct ws_chanidx *ix);
+
+/* Sets s's gate (enum ws_gate), keeping s->ch->gated right. */
+void ws_chanidx_gate(struct ws_sub *s, uint8_t gate);
 
 #endif

@@ -66,9 +66,7 @@ static void signin_failed(struct ws_conn *c, const char *why)
         ws_conn_error(c, 4009, why);
 }
 
-/* Cluster mode, linked: the cluster answers the initial state of the k ids later (on the bus).
- * False when it cannot (nothing queued): the caller answers from this node's registry. */
-static bool cluster_state(struct ws_conn *c, const char *const *idv, const size_t *idl, size_t k)
+bool ws_watch_request(struct ws_conn *c)
 {
     struct pg_server *srv = c->w->srv;
     char self[PG_USER_ID_MAX + 24];
@@ -77,9 +75,13 @@ static bool cluster_state(struct ws_conn *c, const char *const *idv, const size_
         return false;
     struct pg_buf ids; /* "<length>:<id>" each */
     pg_buf_init(&ids);
-    for (size_t i = 0; i < k; i++) {
-        pg_buf_printf(&ids, "%zu:", idl[i]);
-        pg_buf_put(&ids, idv[i], idl[i]);
+    const size_t wl = sizeof WATCH_PREFIX - 1;
+    for (uint32_t i = 0; i < c->nsubs; i++) {
+        const struct ws_chan *k = c->subs[i].ch;
+        if (k->len <= wl || memcmp(k->name, WATCH_PREFIX, wl) != 0)
+            continue;
+        pg_buf_printf(&ids, "%zu:", k->len - wl);
+        pg_buf_put(&ids, k->name + wl, k->len - wl);
     }
     bool ok = !ids.oom && srv_redis_watch_state(srv->redis, c->app, self, (size_t)sl, c->w->id,
                                                 c->sid, ids.p, ids.len) == 0;
@@ -117,7 +119,7 @@ static void watchlist(struct ws_conn *c, json_object *wl)
     pg_buf_init(&on);
     pg_buf_init(&off);
     size_t non = 0, noff = 0;
-    bool remote = k && cluster_state(c, idv, idl, k);
+    bool remote = k && ws_gate_watch_begin(c);
     for (size_t i = 0; !remote && i < k; i++) {
         const char *id = idv[i];
         size_t idlen = idl[i];

@@ -126,10 +126,13 @@ static bool counted(const struct ws_conn *c)
 static void after_join(struct ws_conn *c, const char *ch, size_t clen, unsigned kind)
 {
     struct pg_server *srv = c->w->srv;
-    /* Cluster mode: Redis has the cluster's last event; its answer comes later on the bus. */
-    if ((kind & PG_CHAN_CACHE) &&
-        (!srv->redis ||
-         srv_redis_cache_replay(srv->redis, c->app, ch, clen, c->w->id, c->sid) < 0)) {
+    /* Cluster mode: Redis has the cluster's last event; its answer comes later on the bus, kept
+     * in order with live events by the subscription's gate (ws_gate.c). */
+    struct ws_sub *s =
+        srv->redis && (kind & PG_CHAN_CACHE) ? ws_chanidx_sub_of(c, c->app->idx, ch, clen) : NULL;
+    if (s && srv_redis_cache_replay(srv->redis, c->app, ch, clen, c->w->id, c->sid) == 0)
+        ws_gate_replay_begin(s);
+    else if (kind & PG_CHAN_CACHE) {
         struct pg_msg *m =
             srv->cache ? pg_cache_get(srv->cache, c->app->idx, ch, clen, pg_now_ms()) : NULL;
         if (m)

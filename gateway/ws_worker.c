@@ -127,6 +127,8 @@ static void deliver(struct ws_worker *w, struct pg_bus_item *it)
         struct ws_conn *c = k->ent[i].conn;
         if (except && strcmp(c->sid, it->except) == 0)
             continue;
+        if (k->gated && ws_gate_live(c, &c->subs[k->ent[i].slot], it->msg))
+            continue;
         ws_conn_send(c, it->msg);
     }
 }
@@ -230,6 +232,12 @@ void ws_worker_drain(struct ws_worker *w)
             break;
         case PG_BUS_SOCKET_MSG:
             to_socket(w, it);
+            break;
+        case PG_BUS_CACHE_REPLY:
+            ws_gate_replay(w, it);
+            break;
+        case PG_BUS_WATCH_STATE:
+            ws_gate_watch(w, it);
             break;
         }
         pg_bus_item_free(it);

@@ -78,4 +78,20 @@ void ws_signin(struct ws_conn *c, json_object *data);
  * #server-to-user- channel reaching 0 means the user went offline. */
 void ws_user_left(struct ws_conn *c, const char *ch, size_t len, long remaining);
 
+/* Cluster mode, linked: asks Redis for the initial state of every id c watches (its #watch-
+ * subscriptions), answered later as PG_BUS_WATCH_STATE. False when it cannot (nothing queued). */
+bool ws_watch_request(struct ws_conn *c);
+
+/* ws_gate.c: answers from Redis kept in order with live events (see there). */
+struct ws_sub;
+struct pg_bus_item;
+/* Called by deliver() for a subscription with a gate; true: do not send m to c. */
+bool ws_gate_live(struct ws_conn *c, struct ws_sub *s, struct pg_msg *m);
+void ws_gate_replay_begin(struct ws_sub *s);                      /* replay asked of Redis */
+void ws_gate_replay(struct ws_worker *w, struct pg_bus_item *it); /* PG_BUS_CACHE_REPLY */
+/* Asks for the watchlist state (ws_watch_request) and gates c's #watch- subscriptions; false
+ * when it cannot (tries used up, link down): the caller answers from this node. */
+bool ws_gate_watch_begin(struct ws_conn *c);
+void ws_gate_watch(struct ws_worker *w, struct pg_bus_item *it); /* PG_BUS_WATCH_STATE */
+
 #endif
