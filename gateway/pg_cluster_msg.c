@@ -21,6 +21,8 @@ const char *pg_cluster_kind_name(enum pg_cluster_kind k)
         return "TERMINATE";
     case PG_CLUSTER_RESYNC:
         return "RESYNC";
+    case PG_CLUSTER_ANNOUNCE:
+        return "ANNOUNCE";
     }
     return "?";
 }
@@ -46,6 +48,7 @@ static bool fields_ok(const struct pg_cluster_msg *m)
         return false;
     switch (m->kind) {
     case PG_CLUSTER_EVENT:
+    case PG_CLUSTER_ANNOUNCE:
         return m->flen >= 1 && m->flen <= PG_CLUSTER_FRAME_MAX && m->frame;
     case PG_CLUSTER_TERMINATE:
         return m->elen == 0 && m->flen == 0;
@@ -189,6 +192,8 @@ int pg_cluster_msg_decode(struct pg_cluster_msg *m, const char *s, size_t len)
         m->kind = PG_CLUSTER_EVENT;
     else if (word(&c, "TERMINATE "))
         m->kind = PG_CLUSTER_TERMINATE;
+    else if (word(&c, "ANNOUNCE "))
+        m->kind = PG_CLUSTER_ANNOUNCE;
     else if (word(&c, "RESYNC "))
         m->kind = PG_CLUSTER_RESYNC;
     else

@@ -10,6 +10,10 @@
  *                           socket <except> (except-len 0: nobody is excluded)
  *                TERMINATE  close (4009) the local sockets signed in as the user: <channel> is
  *                           "#server-to-user-<user_id>"; except and frame are empty
+ *                ANNOUNCE   as EVENT, and delivered by the origin node too (which does not deliver
+ *                           it locally beforehand): member events, counts and watchlist changes
+ *                           the cluster state announces, so every node, the origin included,
+ *                           sees them in the order Redis published them
  *                RESYNC     the cluster state of the app was rebuilt after Redis lost it: send
  *                           every local presence subscriber the cluster roster again;
  *                           except, channel and frame are empty
@@ -37,6 +41,7 @@ enum pg_cluster_kind {
     PG_CLUSTER_EVENT = 1,
     PG_CLUSTER_TERMINATE = 2,
     PG_CLUSTER_RESYNC = 3,
+    PG_CLUSTER_ANNOUNCE = 4,
 };
 
 /* Decoded: the pointers borrow the input buffer. Encoded: the caller's fields. */

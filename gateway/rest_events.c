@@ -103,12 +103,18 @@ static int deliver(const struct rest_call *c, const struct pg_trigger *t)
             if (cached &&
                 pg_cache_put(cache, app, ch->name, ch->len, m, data, dlen, now, ttl_ms) < 0)
                 rc = -ENOMEM;
-            if (cached && c->srv->redis) /* cluster-wide, queued before the PUBLISH below */
-                srv_redis_cache_put(c->srv->redis, c->app, ch->name, ch->len, pg_msg_data(m),
-                                    m->len, data, dlen, ttl_ms);
             /* Cluster: the same bytes go to the other nodes (a failure is counted there and
-             * does not fail the request: local delivery is complete). */
-            if (c->srv->redis)
+             * does not fail the request: local delivery is complete). A cache channel's event
+             * goes with its cache entry, and reaches this node's subscribers through Redis too,
+             * in order with the cache replays Redis answers (ws_gate.c); when Redis cannot take
+             * it (or loses it on the way), it is delivered here directly. */
+            if (cached && c->srv->redis &&
+                srv_redis_cache_put(c->srv->redis, c->app, ch->name, ch->len, ev->socket_id,
+                                    pg_msg_data(m), m->len, data, dlen, ttl_ms) == 0) {
+                pg_msg_unref(m);
+                continue;
+            }
+            if (c->srv->redis && !cached)
                 srv_redis_publish(c->srv->redis, PG_CLUSTER_EVENT, c->app, ch->name, ch->len,
                                   ev->socket_id, pg_msg_data(m), m->len);
             if (!mask) {

@@ -139,9 +139,9 @@ int cs_sink(void *ctx, const struct pg_registry_change *chg)
         return -EINVAL;
     if (!atomic_load(&r->up))
         return -ENOTCONN;
-    const char *f[QF_MAX] = {app->id, chg->ch, chg->uid, chg->info ? chg->info : "null", chg->sid};
-    size_t fl[QF_MAX] = {strlen(app->id), chg->len, chg->ulen, chg->info ? chg->ilen : 4,
-                         chg->sid ? strlen(chg->sid) : 0};
+    const char *f[5] = {app->id, chg->ch, chg->uid, chg->info ? chg->info : "null", chg->sid};
+    size_t fl[5] = {strlen(app->id), chg->len, chg->ulen, chg->info ? chg->ilen : 4,
+                    chg->sid ? strlen(chg->sid) : 0};
     struct qitem *it = NULL;
     switch (chg->op) {
     case PG_REG_SUB:
@@ -170,7 +170,8 @@ int cs_sink(void *ctx, const struct pg_registry_change *chg)
 /* ---- announcing ------------------------------------------------------------------------------ */
 
 /* Frame (event, ch, data) to every subscriber on the other nodes and, when local, on this one;
- * socket except (NULL: nobody) excepted. */
+ * socket except (NULL: nobody) excepted. Linked, this node's own subscribers get it back from
+ * Redis (ANNOUNCE), so they see it in the order Redis published it, as every other node does. */
 static void announce(struct srv_redis *r, const struct pg_app *app, const char *app_id,
                      const char *ch, size_t clen, const char *event, const char *data, size_t dlen,
                      const char *except, bool local)
@@ -179,9 +180,12 @@ static void announce(struct srv_redis *r, const struct pg_app *app, const char *
     struct pg_msg *m = pg_frame_str(event, ch, clen, data, dlen);
     if (!m)
         return;
-    if (r->pub)
-        srv_redis__publish_now(r, PG_CLUSTER_EVENT, app_id, ch, clen, except, pg_msg_data(m),
-                               m->len);
+    if (r->pub) {
+        srv_redis__publish_now(r, local ? PG_CLUSTER_ANNOUNCE : PG_CLUSTER_EVENT, app_id, ch, clen,
+                               except, pg_msg_data(m), m->len);
+        pg_msg_unref(m);
+        return;
+    }
     uint64_t mask = app && local ? pg_registry_mask(srv->reg, app->idx, ch, clen) : 0;
     if (mask)
         pg_bus_publish(srv->bus, mask, app->idx, ch, clen, m, except);
@@ -417,7 +421,7 @@ static void post_roster(struct srv_redis *r, const struct qitem *it, const struc
 
 void cs_dropped(struct srv_redis *r, struct qitem *it)
 {
-    if (it->op == Q_CACHE_GET)
+    if (it->op == Q_CACHE_GET || it->op == Q_CACHE_SET)
         cx_dropped(r, it);
     else if (it->op == Q_WATCH)
         cw_dropped(r, it);
@@ -432,29 +436,58 @@ void cs_dropped(struct srv_redis *r, struct qitem *it)
     pg_buf_dispose(&b);
 }
 
-/* Q_JOIN / Q_ROSTER: {roster pairs (or -2: a new user, channel full), transitions}. */
-static void on_roster(struct srv_redis *r, struct qitem *it, redisReply *rep)
+/* A routed Q_JOIN / Q_ROSTER's answer: "F" (a new user, the channel full) or "R" then each user id
+ * and user_info as "<length>:<bytes>". */
+static void roster_answer(struct srv_redis *r, struct qitem *it, const char *a, size_t alen)
 {
-    if (it->op == Q_JOIN && int_at(rep, 0) == -2) {
+    if (it->op == Q_JOIN && alen == 1 && a[0] == 'F') {
         post(r, PG_BUS_PRESENCE_FULL, it->w, it->app, qitem_field(it, 1), it->len[1],
              qitem_field(it, 4), NULL);
         return;
     }
-    const redisReply *pairs = rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-                                      rep->element[0]->type == REDIS_REPLY_ARRAY
-                                  ? rep->element[0]
-                                  : NULL;
-    size_t nm = pairs ? pairs->elements / 2 : 0;
-    struct pg_cstate_member *mem = pairs ? calloc(nm ? nm : 1, sizeof *mem) : NULL;
-    if (!mem) {
+    if (!alen || a[0] != 'R') {
         cs_dropped(r, it);
         return;
     }
-    for (size_t i = 0; i < nm; i++) {
-        mem[i].uid = pairs->element[2 * i]->str;
-        mem[i].ulen = pairs->element[2 * i]->len;
-        mem[i].info = pairs->element[2 * i + 1]->str;
-        mem[i].ilen = pairs->element[2 * i + 1]->len;
+    size_t cap = 16, nf = 0;
+    const char **fp = malloc(cap * sizeof *fp);
+    size_t *fl = malloc(cap * sizeof *fl);
+    bool bad = !fp || !fl;
+    for (size_t k = 1; !bad && k < alen;) { /* "<len>:<bytes>" fields */
+        size_t n = 0, d = 0;
+        while (k < alen && a[k] >= '0' && a[k] <= '9' && d < 10) {
+            n = n * 10 + (size_t)(a[k++] - '0');
+            d++;
+        }
+        if (!d || k >= alen || a[k] != ':' || n > alen - k - 1) {
+            bad = true;
+            break;
+        }
+        if (nf == cap) {
+            cap *= 2;
+            const char **np = realloc(fp, cap * sizeof *fp);
+            if (np)
+                fp = np;
+            size_t *nl = np ? realloc(fl, cap * sizeof *fl) : NULL;
+            if (!nl) {
+                bad = true;
+                break;
+            }
+            fl = nl;
+        }
+        fp[nf] = a + k + 1;
+        fl[nf++] = n;
+        k += 1 + n;
+    }
+    size_t nm = nf / 2;
+    struct pg_cstate_member *mem = bad || nf % 2 ? NULL : calloc(nm ? nm : 1, sizeof *mem);
+    for (size_t i = 0; mem && i < nm; i++)
+        mem[i] = (struct pg_cstate_member){fp[2 * i], fl[2 * i], fp[2 * i + 1], fl[2 * i + 1]};
+    free(fp);
+    free(fl);
+    if (!mem) {
+        cs_dropped(r, it);
+        return;
     }
     struct pg_buf b;
     pg_buf_init(&b);
@@ -463,26 +496,99 @@ static void on_roster(struct srv_redis *r, struct qitem *it, redisReply *rep)
     if (!b.oom)
         post_roster(r, it, &b);
     pg_buf_dispose(&b);
-    cs_apply(r, rep->element[1], qitem_field(it, 4), true);
 }
 
-static void on_op(struct srv_redis *r, struct qitem *it, redisReply *rep)
+/* ---- routed ops ----------------------------------------------------------------------------- */
+
+void cs_route(struct srv_redis *r, struct qitem *it, const char **argv, size_t *argl, int argc)
 {
-    if (it->op == Q_CACHE_GET) {
-        cx_on_reply(r, it, rep);
-        return;
-    }
-    if (it->op == Q_WATCH) {
-        cw_on_reply(r, it, rep);
-        return;
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
+    char head[24];
+    it->seq = ++r->route_seq;
+    argv[CS_HDR_ARGS] = r->rchan;
+    argl[CS_HDR_ARGS] = strlen(r->rchan);
+    argl[CS_HDR_ARGS + 1] =
+        (size_t)snprintf(head, sizeof head, "%llu:", (unsigned long long)it->seq);
+    argv[CS_HDR_ARGS + 1] = head;
+    redisAppendCommandArgv(r->pub, argc, argv, argl);
+    struct pend *p = srv_redis__pend(r, P_ROUTED, NULL);
+    if (!p) {
         cs_dropped(r, it);
+        free(it);
         return;
     }
-    if (it->op == Q_JOIN || it->op == Q_ROSTER)
-        on_roster(r, it, rep);
-    else if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
+    p->seq = it->seq;
+    if (it->op == Q_JOIN)
+        snprintf(p->except, sizeof p->except, "%s", qitem_field(it, 4));
+    it->next = NULL;
+    if (r->await_tail)
+        r->await_tail->next = it;
+    else
+        r->await_head = it;
+    r->await_tail = it;
+}
+
+static void answer(struct srv_redis *r, struct qitem *it, const char *a, size_t alen)
+{
+    if (it->op == Q_CACHE_GET)
+        cx_on_answer(r, it, a, alen);
+    else if (it->op == Q_WATCH)
+        cw_on_answer(r, it, a, alen);
+    else
+        roster_answer(r, it, a, alen);
+}
+
+/* Takes the awaited item with seq out of the list (NULL when it is not there). */
+static struct qitem *await_take(struct srv_redis *r, uint64_t seq)
+{
+    struct qitem **pp = &r->await_head, *prev = NULL;
+    while (*pp && (*pp)->seq != seq) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    struct qitem *it = *pp;
+    if (!it)
+        return NULL;
+    *pp = it->next;
+    if (r->await_tail == it)
+        r->await_tail = prev;
+    it->next = NULL;
+    return it;
+}
+
+void cs_routed(struct srv_redis *r, const char *msg, size_t len)
+{
+    uint64_t seq = 0;
+    size_t k = 0;
+    while (k < len && k < 20 && msg[k] >= '0' && msg[k] <= '9')
+        seq = seq * 10 + (uint64_t)(msg[k++] - '0');
+    if (!k || k >= len || msg[k] != ':')
+        return;
+    /* Answers come in command order: anything older still waiting lost its answer. */
+    while (r->await_head && r->await_head->seq < seq) {
+        struct qitem *old = await_take(r, r->await_head->seq);
+        cs_dropped(r, old);
+        free(old);
+    }
+    struct qitem *it = r->await_head && r->await_head->seq == seq ? await_take(r, seq) : NULL;
+    if (!it)
+        return;
+    answer(r, it, msg + k + 1, len - k - 1);
+    free(it);
+}
+
+void cs_route_error(struct srv_redis *r, uint64_t seq)
+{
+    struct qitem *it = await_take(r, seq);
+    if (it) {
+        cs_dropped(r, it);
+        free(it);
+    }
+}
+
+/* sub / leave: {0, transitions}. */
+static void on_op(struct srv_redis *r, redisReply *rep)
+{
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
         cs_apply(r, rep->element[1], NULL, true);
 }
 
@@ -566,8 +672,16 @@ void cs_on_reply(struct srv_redis *r, redisReply *rep)
     if (!r->phead)
         r->ptail = NULL;
     if (p->kind == P_OP) {
-        on_op(r, p->op, rep);
+        if (p->op->op == Q_CACHE_SET)
+            cx_on_exec(r, p->op, rep);
+        else
+            on_op(r, rep);
         free(p->op);
+    } else if (p->kind == P_ROUTED) {
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
+            cs_apply(r, rep->element[1], p->except[0] ? p->except : NULL, true);
+        else
+            cs_route_error(r, p->seq);
     } else if (p->kind == P_TICK) {
         r->tick_pending = false;
         on_tick(r, rep);
@@ -638,10 +752,11 @@ void cs_append_op(struct srv_redis *r, struct qitem *it)
         return;
     }
     const struct pg_app *app = app_at(r, it->app);
-    const char *argv[CS_HDR_ARGS + 5];
-    size_t argl[CS_HDR_ARGS + 5];
+    const char *argv[CS_HDR_ARGS + 7];
+    size_t argl[CS_HDR_ARGS + 7];
     char deb[24], num[24];
-    int n = CS_HDR_ARGS;
+    bool routed = it->op == Q_JOIN || it->op == Q_ROSTER;
+    int n = CS_HDR_ARGS + (routed ? 2 : 0); /* cs_route fills the two in */
     cs_hdr(r, argv, argl, op_name(it->op), app, deb);
     int nf = it->op == Q_SUB || it->op == Q_ROSTER ? 2 : it->op == Q_JOIN ? 4 : 3;
     for (int i = 0; i < nf; i++, n++) {
@@ -656,6 +771,10 @@ void cs_append_op(struct srv_redis *r, struct qitem *it)
         argl[n] = (size_t)snprintf(num, sizeof num, "%ld", lim < 0 ? -1 : lim);
         argv[n++] = num;
     }
+    if (routed) {
+        cs_route(r, it, argv, argl, n);
+        return;
+    }
     redisAppendCommandArgv(r->pub, n, argv, argl);
     srv_redis__pend(r, P_OP, it);
 }
@@ -665,8 +784,8 @@ int srv_redis_roster(struct srv_redis *r, const struct pg_app *app, const char *
 {
     if (!r || !atomic_load(&r->up))
         return -ENOTCONN;
-    const char *f[QF_MAX] = {app->id, ch, "", "", sid};
-    size_t fl[QF_MAX] = {strlen(app->id), clen, 0, 0, strlen(sid)};
+    const char *f[5] = {app->id, ch, "", "", sid};
+    size_t fl[5] = {strlen(app->id), clen, 0, 0, strlen(sid)};
     struct qitem *it = cs_qitem_make(Q_ROSTER, f, fl, 5);
     if (!it)
         return -ENOMEM;
@@ -748,6 +867,13 @@ void cs_depart(struct srv_redis *r)
 
 void cs_link_lost(struct srv_redis *r)
 {
+    while (r->await_head) { /* answers that will not come: this node answers alone */
+        struct qitem *it = r->await_head;
+        r->await_head = it->next;
+        cs_dropped(r, it);
+        free(it);
+    }
+    r->await_tail = NULL;
     struct pend *p = r->phead;
     r->phead = r->ptail = NULL;
     while (p) {

@@ -78,8 +78,8 @@ static int parse(const char *v, size_t len, const char **frame, size_t *flen, co
 /* ---- producers (pg-rest, workers) ----------------------------------------------------------- */
 
 int srv_redis_cache_put(struct srv_redis *r, const struct pg_app *app, const char *ch, size_t clen,
-                        const void *frame, size_t flen, const char *data, size_t dlen,
-                        int64_t ttl_ms)
+                        const char *except, const void *frame, size_t flen, const char *data,
+                        size_t dlen, int64_t ttl_ms)
 {
     if (!r)
         return 0;
@@ -90,8 +90,10 @@ int srv_redis_cache_put(struct srv_redis *r, const struct pg_app *app, const cha
                       (long long)(ttl_ms < 1            ? 1
                                   : ttl_ms > TTL_MAX_MS ? TTL_MAX_MS
                                                         : ttl_ms));
-    const char *f[QF_MAX] = {app->id, ch, frame, data, ttl};
-    size_t fl[QF_MAX] = {strlen(app->id), clen, flen, dlen, (size_t)tl};
+    except = except ? except : "";
+    const char *f[QF_MAX] = {app->id, ch, frame, data, ttl, except};
+    size_t fl[QF_MAX] = {
+        strlen(app->id), clen, flen, dlen, (size_t)tl, strnlen(except, PG_SID_MAX)};
     struct qitem *it = cs_qitem_make(Q_CACHE_SET, f, fl, QF_MAX);
     if (!it)
         return -ENOMEM;
@@ -107,9 +109,9 @@ int srv_redis_cache_replay(struct srv_redis *r, const struct pg_app *app, const 
     size_t sl = strlen(sid);
     if (sl >= PG_SID_MAX)
         return -EINVAL;
-    const char *f[QF_MAX] = {app->id, ch, "", "", sid};
-    size_t fl[QF_MAX] = {strlen(app->id), clen, 0, 0, sl};
-    struct qitem *it = cs_qitem_make(Q_CACHE_GET, f, fl, QF_MAX);
+    const char *f[5] = {app->id, ch, "", "", sid};
+    size_t fl[5] = {strlen(app->id), clen, 0, 0, sl};
+    struct qitem *it = cs_qitem_make(Q_CACHE_GET, f, fl, 5);
     if (!it)
         return -ENOMEM;
     it->app = app->idx;
@@ -119,6 +121,9 @@ int srv_redis_cache_replay(struct srv_redis *r, const struct pg_app *app, const 
 
 /* ---- pg-redis ------------------------------------------------------------------------------- */
 
+/* SET: MULTI, SET, PUBLISH, EXEC, so that Redis orders the cached value and the event's message
+ * the same way for every reader (a replay's GET sees the event if and only if its message went
+ * out before the replay's answer). GET: the routed "cget" script run (cs_route). */
 void cx_append(struct srv_redis *r, struct qitem *it)
 {
     size_t klen;
@@ -134,25 +139,43 @@ void cx_append(struct srv_redis *r, struct qitem *it)
         size_t hl = (size_t)snprintf(head, sizeof head, "%" PRIu32 ":", it->len[2]);
         size_t vl = hl + it->len[2] + it->len[3];
         char *v = malloc(vl);
-        if (v) {
+        int rc;
+        struct qitem *msg = srv_redis__encode(
+            r, PG_CLUSTER_ANNOUNCE, qitem_field(it, 0), qitem_field(it, 1), it->len[1],
+            it->len[5] ? qitem_field(it, 5) : NULL, qitem_field(it, 2), it->len[2], &rc);
+        if (v && msg) {
             memcpy(v, head, hl);
             memcpy(v + hl, qitem_field(it, 2), it->len[2]);
             memcpy(v + hl + it->len[2], qitem_field(it, 3), it->len[3]);
             const char *argv[] = {"SET", key, v, "PX", qitem_field(it, 4)};
             size_t argl[] = {3, klen, vl, 2, it->len[4]};
+            redisAppendCommand(r->pub, "MULTI");
             redisAppendCommandArgv(r->pub, 5, argv, argl);
-            srv_redis__pend(r, P_IGNORE, NULL);
-            free(v);
+            redisAppendCommand(r->pub, "PUBLISH %b %b", msg->data, (size_t)msg->len[0],
+                               qitem_field(msg, 1), (size_t)msg->len[1]);
+            redisAppendCommand(r->pub, "EXEC");
+            for (int k = 0; k < 3; k++)
+                srv_redis__pend(r, P_IGNORE, NULL);
+            srv_redis__pend(r, P_OP, it); /* EXEC's reply (cx_on_exec); owns it now */
+            atomic_fetch_add(&r->published, 1);
+            it = NULL;
         }
+        if (it)
+            cx_dropped(r, it);
+        free(msg);
+        free(v);
         free(key);
         free(it);
         return;
     }
-    const char *argv[] = {"GET", key};
-    size_t argl[] = {3, klen};
-    redisAppendCommandArgv(r->pub, 2, argv, argl);
+    const char *argv[CS_HDR_ARGS + 3];
+    size_t argl[CS_HDR_ARGS + 3];
+    char deb[24];
+    cs_hdr(r, argv, argl, "cget", NULL, deb);
+    argv[CS_HDR_ARGS + 2] = key;
+    argl[CS_HDR_ARGS + 2] = klen;
+    cs_route(r, it, argv, argl, CS_HDR_ARGS + 3); /* owns it now */
     free(key);
-    srv_redis__pend(r, P_OP, it); /* owns it now */
 }
 
 /* Answers a Q_CACHE_GET with frame (hit) or, frame NULL, with this node's own cache. */
@@ -171,18 +194,42 @@ static void answer(struct srv_redis *r, struct qitem *it, const char *frame, siz
     cs_post_socket(r, PG_BUS_CACHE_REPLY, it->w, it->app, ch, clen, qitem_field(it, 4), m);
 }
 
-void cx_on_reply(struct srv_redis *r, struct qitem *it, redisReply *rep)
+/* "1<value>" (a hit) or "0". */
+void cx_on_answer(struct srv_redis *r, struct qitem *it, const char *a, size_t alen)
 {
     const char *frame, *data;
     size_t flen, dlen;
-    if (rep->type == REDIS_REPLY_STRING &&
-        parse(rep->str, rep->len, &frame, &flen, &data, &dlen) == 0)
+    if (alen > 1 && a[0] == '1' && parse(a + 1, alen - 1, &frame, &flen, &data, &dlen) == 0)
         answer(r, it, frame, flen);
     else
-        answer(r, it, NULL, 0); /* nil, an error or a foreign value: this node's own cache */
+        answer(r, it, NULL, 0); /* nothing, or a foreign value: this node's own cache */
 }
 
-void cx_dropped(struct srv_redis *r, struct qitem *it) { answer(r, it, NULL, 0); }
+/* EXEC's reply: an array when the SET and the PUBLISH ran (then the event comes back from Redis
+ * to this node's subscribers too); otherwise they are served here. */
+void cx_on_exec(struct srv_redis *r, struct qitem *it, const redisReply *rep)
+{
+    if (rep->type != REDIS_REPLY_ARRAY)
+        cx_dropped(r, it);
+}
+
+/* Any thread, no lock held. A replay: this node's own cache answers. An event whose MULTI Redis
+ * did not take (or that the link lost before its EXEC reply): this node's subscribers get it
+ * directly, as in single-node mode. */
+void cx_dropped(struct srv_redis *r, struct qitem *it)
+{
+    if (it->op == Q_CACHE_GET) {
+        answer(r, it, NULL, 0);
+        return;
+    }
+    struct pg_server *srv = r->srv;
+    const char *ch = qitem_field(it, 1);
+    uint64_t mask = pg_registry_mask(srv->reg, it->app, ch, it->len[1]);
+    struct pg_msg *m = mask ? pg_msg_from(qitem_field(it, 2), it->len[2]) : NULL;
+    if (m)
+        pg_bus_publish(srv->bus, mask, it->app, ch, it->len[1], m,
+                       it->len[5] ? qitem_field(it, 5) : NULL);
+}
 
 /* ---- pg-rest -------------------------------------------------------------------------------- */
 

@@ -14,6 +14,11 @@
  *   {'m', app, ch, user, deferred}    a user's last connection anywhere left
  *   {'V', app, ch} / {'M', app, ch, user}  from 'due': a debounced webhook to send now
  *
+ * Routed ops ('join', 'roster', 'cget', 'wget': ARGV[5] the caller's reply channel, ARGV[6] the
+ * answer's header) PUBLISH their answer there (srv_redis_int.h, cs_route): a roster is "F" (full)
+ * or "R" then each user id and user_info as "<length>:<bytes>"; a cache read "1<value>" or "0";
+ * a watchlist read one '1' (online) or '0' per id.
+ *
  * Debounce: a vacate (or a member's leave) ZADDs "v<US>app<US>ch" ("m<US>app<US>ch<US>user") to
  * <P>:debq with score now + deb; an occupy (join) ZREMs it: removed means the leave is cancelled.
  * 'due' ZREMs what is due (ZREM is the lock: exactly one node sends each) and returns it. Time is
@@ -137,16 +142,43 @@ const char cs_script[] =
 "  if mine(NK .. ':subs', a .. S .. c, d) then csub(a, c, d) end\n"
 "  return {0, OUT}\n"
 "end\n"
+"local function roster(a, c)\n"
+"  local f, t = redis.call('HGETALL', p .. ':pinfo:' .. a .. ':' .. c), {'R'}\n"
+"  for i = 1, #f do t[#t + 1] = #f[i] .. ':' .. f[i] end\n"
+"  return table.concat(t)\n"
+"end\n"
 "if op == 'join' then\n"
-"  local a, c, u = ARGV[5], ARGV[6], ARGV[7]\n"
-"  local pk, lim = p .. ':pres:' .. a .. ':' .. c, tonumber(ARGV[9] or '-1')\n"
-"  if lim >= 0 and redis.call('HEXISTS', pk, u) == 0 and redis.call('HLEN', pk) >= lim\n"
-"  then return {-2, OUT} end\n"
+"  local a, c, u = ARGV[7], ARGV[8], ARGV[9]\n"
+"  local pk, lim = p .. ':pres:' .. a .. ':' .. c, tonumber(ARGV[11] or '-1')\n"
+"  if lim >= 0 and redis.call('HEXISTS', pk, u) == 0 and redis.call('HLEN', pk) >= lim then\n"
+"    redis.call('PUBLISH', ARGV[5], ARGV[6] .. 'F')\n"
+"    return {-2, OUT}\n"
+"  end\n"
 "  mine(NK .. ':pres', a .. S .. c .. S .. u, 1)\n"
-"  cpres(a, c, u, 1, ARGV[8])\n"
+"  cpres(a, c, u, 1, ARGV[10])\n"
 "  mine(NK .. ':subs', a .. S .. c, 1)\n"
 "  csub(a, c, 1)\n"
-"  return {redis.call('HGETALL', p .. ':pinfo:' .. a .. ':' .. c), OUT}\n"
+"  redis.call('PUBLISH', ARGV[5], ARGV[6] .. roster(a, c))\n"
+"  return {0, OUT}\n"
+"end\n"
+"if op == 'roster' then\n"
+"  redis.call('PUBLISH', ARGV[5], ARGV[6] .. roster(ARGV[7], ARGV[8]))\n"
+"  return {0, OUT}\n"
+"end\n"
+"if op == 'cget' then\n"
+"  local v = redis.call('GET', ARGV[7])\n"
+"  if v then redis.call('PUBLISH', ARGV[5], ARGV[6] .. '1' .. v)\n"
+"  else redis.call('PUBLISH', ARGV[5], ARGV[6] .. '0') end\n"
+"  return {0, OUT}\n"
+"end\n"
+"if op == 'wget' then\n"
+"  local t = {}\n"
+"  for i = 8, #ARGV do\n"
+"    local v = tonumber(redis.call('HGET', ARGV[7], ARGV[i]) or '0')\n"
+"    t[#t + 1] = v > 0 and '1' or '0'\n"
+"  end\n"
+"  redis.call('PUBLISH', ARGV[5], ARGV[6] .. table.concat(t))\n"
+"  return {0, OUT}\n"
 "end\n"
 "if op == 'leave' then\n"
 "  local a, c, u = ARGV[5], ARGV[6], ARGV[7]\n"
@@ -156,9 +188,7 @@ const char cs_script[] =
 "  end\n"
 "  return {0, OUT}\n"
 "end\n"
-"if op == 'roster' then\n"
-"  return {redis.call('HGETALL', p .. ':pinfo:' .. ARGV[5] .. ':' .. ARGV[6]), OUT}\n"
-"end\n"
+
 "if op == 'tick' or op == 'depart' then\n"
 "  local now = tonumber(ARGV[5])\n"
 "  if op == 'depart' then\n"

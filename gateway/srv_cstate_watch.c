@@ -5,20 +5,22 @@
  * channel's changes to the shared state like any other channel's (srv_cstate.c, "sub" runs), so
  * the cluster count in <P>:subs:<app> is the user's signed-in connections on every node, and a
  * dead node's part is subtracted by the reaper. The node whose run sees 0 -> 1 publishes
- * {"events":[{"name":"online","user_ids":[id]}]} on "#watch-<id>" to every node (PUBLISH, and its
- * own watchers directly); the run (or reap, or departure) that sees the count reach 0 publishes
- * "offline". So each transition is announced once for the cluster.
+ * {"events":[{"name":"online","user_ids":[id]}]} on "#watch-<id>" to every node, itself included
+ * (an ANNOUNCE message: every node delivers it in the order Redis published it); the run (or
+ * reap, or departure) that sees the count reach 0 publishes "offline". So each transition is
+ * announced once for the cluster.
  *
- * A watcher's initial state after its sign-in is one HMGET of the watched ids' channels in
- * <P>:subs:<app>, on the command connection after the watcher's own sign-in ("sub") and after
- * its #watch- subscriptions were made locally, answered to the watcher's worker as a
- * PG_BUS_SOCKET_MSG. Link down (or a refused command): the node's own registry answers.
+ * A watcher's initial state after its sign-in is read by the routed "wget" script run (the
+ * watched ids' channels in <P>:subs:<app>), after the watcher's own sign-in ("sub") and after its
+ * #watch- subscriptions were made locally; the script PUBLISHes its answer to this node's reply
+ * channel, so it reaches the watcher's worker (PG_BUS_WATCH_STATE) in order with the transitions:
+ * one published before the read arrives before the state (which includes it), one published
+ * after arrives after. At worst the watcher hears a change twice (once in the state, once live),
+ * never an older state after a newer change. Link down (or a refused command): the node's own
+ * registry answers.
  *
  * While the link is down each node announces its own users' transitions to its own watchers
- * (single-node behaviour). After a reconnect the resync re-registers signed-in users silently:
- * transitions that happened on other nodes during the outage are not announced.
- * Known gap: an "online" published by another node while a watcher's HMGET is in flight can be
- * delivered before the initial state that says "offline" (a window of one Redis round trip).
+ * (single-node behaviour); after a reconnect the resync announces the differences (srv_cstate.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,9 +52,9 @@ int srv_redis_watch_state(struct srv_redis *r, const struct pg_app *app, const c
     size_t sl = strlen(sid);
     if (sl >= PG_SID_MAX)
         return -EINVAL;
-    const char *f[QF_MAX] = {app->id, self_ch, ids, "", sid};
-    size_t fl[QF_MAX] = {strlen(app->id), slen, idlen, 0, sl};
-    struct qitem *it = cs_qitem_make(Q_WATCH, f, fl, QF_MAX);
+    const char *f[5] = {app->id, self_ch, ids, "", sid};
+    size_t fl[5] = {strlen(app->id), slen, idlen, 0, sl};
+    struct qitem *it = cs_qitem_make(Q_WATCH, f, fl, 5);
     if (!it)
         return -ENOMEM;
     it->app = app->idx;
@@ -154,30 +156,32 @@ void cw_append(struct srv_redis *r, struct qitem *it)
         free(it);
         return;
     }
-    const char *argv[WATCH_MAX + 2] = {"HMGET", key};
-    size_t argl[WATCH_MAX + 2] = {5, (size_t)kl};
+    const char *argv[CS_HDR_ARGS + 3 + WATCH_MAX];
+    size_t argl[CS_HDR_ARGS + 3 + WATCH_MAX];
+    char deb[24];
+    cs_hdr(r, argv, argl, "wget", NULL, deb);
+    argv[CS_HDR_ARGS + 2] = key;
+    argl[CS_HDR_ARGS + 2] = (size_t)kl;
     for (size_t i = 0; i < ids.n; i++) {
-        argv[i + 2] = names.p + off[i];
-        argl[i + 2] = len[i];
+        argv[CS_HDR_ARGS + 3 + i] = names.p + off[i];
+        argl[CS_HDR_ARGS + 3 + i] = len[i];
     }
-    redisAppendCommandArgv(r->pub, (int)ids.n + 2, argv, argl);
+    cs_route(r, it, argv, argl, CS_HDR_ARGS + 3 + (int)ids.n); /* owns it now */
     pg_buf_dispose(&names);
-    srv_redis__pend(r, P_OP, it); /* owns it now */
 }
 
-void cw_on_reply(struct srv_redis *r, struct qitem *it, redisReply *rep)
+/* One '1' (online) or '0' per id, in order. */
+void cw_on_answer(struct srv_redis *r, struct qitem *it, const char *a, size_t alen)
 {
     struct ids ids;
     split_ids(it, &ids);
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != ids.n) {
+    if (alen != ids.n) {
         cw_dropped(r, it);
         return;
     }
     bool online[WATCH_MAX];
-    for (size_t i = 0; i < ids.n; i++) {
-        const redisReply *e = rep->element[i];
-        online[i] = e->type == REDIS_REPLY_STRING && strtol(e->str, NULL, 10) > 0;
-    }
+    for (size_t i = 0; i < ids.n; i++)
+        online[i] = a[i] == '1';
     post_state(r, it, &ids, online);
 }
 
@@ -213,9 +217,12 @@ void cw_user_changed(struct srv_redis *r, const char *app_id, size_t alen, const
         return;
     char aid[256];
     snprintf(aid, sizeof aid, "%.*s", (int)alen, app_id);
-    if (r->pub)
-        srv_redis__publish_now(r, PG_CLUSTER_EVENT, aid, wch, (size_t)wl, NULL, pg_msg_data(m),
+    if (r->pub) { /* every node, this one included, delivers it in Redis's order (ANNOUNCE) */
+        srv_redis__publish_now(r, PG_CLUSTER_ANNOUNCE, aid, wch, (size_t)wl, NULL, pg_msg_data(m),
                                m->len);
+        pg_msg_unref(m);
+        return;
+    }
     const struct pg_app *app = pg_config_app_by_id(srv->cfg, app_id, alen);
     uint64_t mask = app ? pg_registry_mask(srv->reg, app->idx, wch, (size_t)wl) : 0;
     if (mask)

@@ -202,6 +202,18 @@ static int link_up(struct srv_redis *r, char *why, size_t n)
         return -1;
     }
     freeReplyObject(rep);
+    rep = redisCommand(r->sub, "SUBSCRIBE %s", r->rchan);
+    ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
+         rep->element[0]->type == REDIS_REPLY_STRING &&
+         strcmp(rep->element[0]->str, "subscribe") == 0;
+    if (!ok) {
+        snprintf(why, n, "SUBSCRIBE: %s", r->sub->err ? r->sub->errstr : "unexpected reply");
+        if (rep)
+            freeReplyObject(rep);
+        close_link(r);
+        return -1;
+    }
+    freeReplyObject(rep);
     if (!(r->pub = srv_redis__dial(r, IO_TIMEOUT_MS, why, n)) ||
         cs_load_script(r, r->pub, r->sha, why, n) < 0) {
         close_link(r);
@@ -309,7 +321,7 @@ static void on_message(struct srv_redis *r, const char *s, size_t len)
                    rc == -EPROTONOSUPPORT ? " (another pushgate version?)" : "");
         return;
     }
-    if (m.origin == r->node)
+    if (m.origin == r->node && m.kind != PG_CLUSTER_ANNOUNCE)
         return; /* our own, already delivered locally */
     atomic_fetch_add(&r->received, 1);
     const struct pg_config *cfg = srv->cfg;
@@ -327,6 +339,7 @@ static void on_message(struct srv_redis *r, const char *s, size_t len)
         terminate_local(r, app->idx, &m, mask);
         return;
     }
+    /* EVENT or ANNOUNCE */
     if (pg_bus_check(srv->bus, mask) == -ENOBUFS) {
         atomic_fetch_add(&r->dropped_busy, 1);
         if (srv_redis__ratelog_due(&r->log_busy, &n))
@@ -352,6 +365,9 @@ static void on_sub_reply(struct srv_redis *r, redisReply *rep)
     if (rep->elements == 4 && strcmp(rep->element[0]->str, "pmessage") == 0 &&
         rep->element[3]->type == REDIS_REPLY_STRING)
         on_message(r, rep->element[3]->str, rep->element[3]->len);
+    else if (rep->elements == 3 && strcmp(rep->element[0]->str, "message") == 0 &&
+             rep->element[2]->type == REDIS_REPLY_STRING)
+        cs_routed(r, rep->element[2]->str, rep->element[2]->len); /* the reply channel's */
     /* else: "pong" to our PING, or a (p)subscribe confirmation */
 }
 
@@ -379,7 +395,7 @@ static int read_replies(struct srv_redis *r, redisContext *c, int64_t *rx_ms)
 /* ---- publishing ----------------------------------------------------------------------------- */
 
 /* A Q_PUBLISH item for the message, or NULL (*rc: -ENOMEM, or -EINVAL: over the limits). */
-static struct qitem *encode_msg(struct srv_redis *r, enum pg_cluster_kind kind, const char *app_id,
+struct qitem *srv_redis__encode(struct srv_redis *r, enum pg_cluster_kind kind, const char *app_id,
                                 const char *ch, size_t clen, const char *except, const void *frame,
                                 size_t flen, int *rc)
 {
@@ -472,7 +488,7 @@ int srv_redis_publish(struct srv_redis *r, enum pg_cluster_kind kind, const stru
         return -ENOTCONN;
     }
     int rc;
-    struct qitem *it = encode_msg(r, kind, app->id, ch, clen, except, frame, flen, &rc);
+    struct qitem *it = srv_redis__encode(r, kind, app->id, ch, clen, except, frame, flen, &rc);
     if (!it)
         return rc;
     rc = srv_redis__enqueue(r, it);
@@ -481,11 +497,11 @@ int srv_redis_publish(struct srv_redis *r, enum pg_cluster_kind kind, const stru
     return rc;
 }
 
-void srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op)
+struct pend *srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op)
 {
     if (kind == P_IGNORE && r->ptail && r->ptail->kind == P_IGNORE) {
         r->ptail->n++;
-        return;
+        return r->ptail;
     }
     struct pend *p = calloc(1, sizeof *p);
     if (!p) { /* cannot track the reply: the link is reset rather than misattributing replies */
@@ -493,7 +509,7 @@ void srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op)
         if (op)
             cs_dropped(r, op);
         srv_redis__free_items(op);
-        return;
+        return NULL;
     }
     p->kind = kind;
     p->n = 1;
@@ -503,6 +519,7 @@ void srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op)
     else
         r->phead = p;
     r->ptail = p;
+    return p;
 }
 
 void srv_redis__publish_now(struct srv_redis *r, enum pg_cluster_kind kind, const char *app_id,
@@ -510,7 +527,7 @@ void srv_redis__publish_now(struct srv_redis *r, enum pg_cluster_kind kind, cons
                             size_t flen)
 {
     int rc;
-    struct qitem *it = encode_msg(r, kind, app_id, ch, clen, except, frame, flen, &rc);
+    struct qitem *it = srv_redis__encode(r, kind, app_id, ch, clen, except, frame, flen, &rc);
     if (!it)
         return;
     redisAppendCommand(r->pub, "PUBLISH %b %b", it->data, (size_t)it->len[0], qitem_field(it, 1),
@@ -699,6 +716,7 @@ struct srv_redis *srv_redis_create(struct pg_server *srv, char *err, size_t errl
     }
     pg_rand_buf(&r->node, sizeof r->node);
     snprintf(r->node_hex, sizeof r->node_hex, "%016" PRIx64, r->node);
+    snprintf(r->rchan, sizeof r->rchan, "%s:r:%s", cfg->redis_prefix, r->node_hex);
     r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->efd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));

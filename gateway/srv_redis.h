@@ -91,16 +91,19 @@ int srv_redis_read_users(struct srv_redis *r, const char *app_id, const char *ch
                          void (*cb)(void *ctx, const char *uid, size_t ulen), void *cbctx);
 
 /* Cache channels cluster-wide (srv_cstate_cache.c). cache_put: remembers the event frame and its
- * data for (app, ch) in Redis for ttl_ms (queued; copies everything); 0 or a negative errno as
- * srv_redis_publish (r NULL: 0). Thread: any. cache_replay: asks Redis for the subscriber sid's
- * replay, answered later on worker w as PG_BUS_SOCKET_MSG (the cached frame, or cache_miss with
- * its webhook); < 0 (link down, queue full): nothing was queued, the caller answers locally.
- * Thread: a worker. cache_info: writes info=cache's {"data":...,"ttl":N} for (app_id, ch) to out;
- * 0, -ENOENT (nothing in Redis, nothing written) or -EIO. Thread: pg-rest. */
+ * data for (app, ch) in Redis for ttl_ms and hands the event to the other nodes (socket except
+ * excluded, NULL: nobody), in one MULTI: it replaces srv_redis_publish for a cache channel's
+ * event, and must be called after the local delivery of it (queued; copies everything); 0 or a
+ * negative errno as srv_redis_publish (r NULL: 0). Thread: any. cache_replay: asks Redis for the
+ * subscriber sid's replay, answered later on worker w as PG_BUS_CACHE_REPLY (the cached frame,
+ * or cache_miss with its webhook), in order with the channel's live events from other nodes;
+ * < 0 (link down, queue full): nothing was queued, the caller answers locally. Thread: a
+ * worker. cache_info: writes info=cache's {"data":...,"ttl":N} for (app_id, ch) to out; 0,
+ * -ENOENT (nothing in Redis, nothing written) or -EIO. Thread: pg-rest. */
 struct pg_buf;
 int srv_redis_cache_put(struct srv_redis *r, const struct pg_app *app, const char *ch, size_t clen,
-                        const void *frame, size_t flen, const char *data, size_t dlen,
-                        int64_t ttl_ms);
+                        const char *except, const void *frame, size_t flen, const char *data,
+                        size_t dlen, int64_t ttl_ms);
 int srv_redis_cache_replay(struct srv_redis *r, const struct pg_app *app, const char *ch,
                            size_t clen, unsigned w, const char *sid);
 int srv_redis_cache_info(struct srv_redis *r, const char *app_id, const char *ch, size_t clen,

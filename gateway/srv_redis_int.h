@@ -24,7 +24,7 @@ enum qop {
     Q_LEAVE,   /* f0: app id, f1: channel, f2: user id */
     /* srv_cstate_cache.c: f0: app id, f1: cache channel; SET: f2: frame, f3: data, f4: TTL in ms
      * (decimal); GET: f4: the subscriber's socket id (answered on worker w) */
-    Q_CACHE_SET,
+    Q_CACHE_SET, /* ... and f5: the excluded socket id of the event's PUBLISH, in one MULTI */
     Q_CACHE_GET,
     /* srv_cstate_watch.c: f0: app id, f1: the watcher's "#server-to-user-<id>", f2: the watched
      * ids, each "<decimal length>:<bytes>", f4: the watcher's socket id (on worker w) */
@@ -32,7 +32,7 @@ enum qop {
     Q_ROSTER, /* f0: app id, f1: presence channel, f4: the socket id (on worker w) */
 };
 
-#define QF_MAX 5
+#define QF_MAX 6
 #define CS_PERIOD_MS 250    /* pg-redis wakes at least this often while linked (cs_periodic) */
 #define CS_NODE_TTL_MS 8000 /* a node is reaped this long after its last heartbeat */
 #define CS_HDR_ARGS 7       /* EVALSHA sha 0 op prefix node deb (srv_cstate_lua.c) */
@@ -41,9 +41,10 @@ enum qop {
 struct qitem {
     struct qitem *next;
     enum qop op;
-    int app;    /* state ops: the app's index */
-    unsigned w; /* Q_JOIN: the joiner's worker */
-    int delta;  /* Q_SUB */
+    int app;      /* state ops: the app's index */
+    unsigned w;   /* Q_JOIN: the joiner's worker */
+    int delta;    /* Q_SUB */
+    uint64_t seq; /* routed ops (cs_route): the number their answer on the reply channel carries */
     uint32_t len[QF_MAX];
     char data[]; /* the fields back to back, each followed by a NUL */
 };
@@ -72,6 +73,7 @@ enum pend_kind {
     P_DUE,          /* the debounced webhooks now due */
     P_COMMIT,       /* a resync's commit after a reconnect */
     P_COMMIT_LOCAL, /* after this node was reaped: announced to its own sockets too */
+    P_ROUTED, /* a routed op's script run (n: its seq): its answer comes on the reply channel */
 };
 
 struct pend {
@@ -79,6 +81,8 @@ struct pend {
     enum pend_kind kind;
     unsigned long n; /* P_IGNORE: how many replies */
     struct qitem *op;
+    uint64_t seq;            /* P_ROUTED: the op's */
+    char except[PG_SID_MAX]; /* P_ROUTED join: the joiner (no member_added to it) */
 };
 
 /* A channel's subscription_count: waiting for the next flush (pending, coalesced per channel), or
@@ -106,6 +110,7 @@ struct srv_redis {
     struct pg_redis_url url; /* immutable after create; holds the password */
     char prefix[72];         /* "<redis_prefix>:m:" */
     size_t plen;
+    char rchan[96];   /* "<redis_prefix>:r:<node>": this node's reply channel (SUBSCRIBEd) */
     char kprefix[72]; /* "<redis_prefix>": the shared-state keys' prefix */
     uint64_t node;
     char node_hex[17];
@@ -133,7 +138,10 @@ struct srv_redis {
     bool tick_pending, departed, due_pending;
     char epoch[64];     /* <P>:epoch as of the last commit ("" before the first) */
     int64_t refresh_ms; /* when to run cs_refresh_rosters (0: not asked for) */
-    bool broken;        /* a reply could not be tracked: reset the link */
+    /* routed ops whose answer has not come on the reply channel yet, in command order */
+    struct qitem *await_head, *await_tail;
+    uint64_t route_seq;
+    bool broken; /* a reply could not be tracked: reset the link */
     struct cs_count *counts[CS_COUNT_BUCKETS];
     size_t ncounts;
 
@@ -157,12 +165,19 @@ int srv_redis__enqueue(struct srv_redis *r, struct qitem *it);
 /* Marks the link up or down; going down drops (and answers, see cs_dropped) what is queued. */
 void srv_redis__set_up(struct srv_redis *r, bool up);
 void srv_redis__free_items(struct qitem *it);
+/* A Q_PUBLISH item (f0: the Redis channel, f1: the message), or NULL (*rc: -ENOMEM, or -EINVAL:
+ * over the limits). Any thread. */
+struct qitem *srv_redis__encode(struct srv_redis *r, enum pg_cluster_kind kind, const char *app_id,
+                                const char *ch, size_t clen, const char *except, const void *frame,
+                                size_t flen, int *rc);
 /* Appends "PUBLISH <P>:m:<app> <msg>" for a message of kind (EVENT: a frame; RESYNC: nothing but
  * the app), reply ignored. pg-redis, link up. */
 void srv_redis__publish_now(struct srv_redis *r, enum pg_cluster_kind kind, const char *app_id,
                             const char *ch, size_t clen, const char *except, const void *frame,
                             size_t flen);
-void srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op);
+/* Owes a reply of kind (op: owned now); the new entry, or NULL (out of memory: op answered as
+ * dropped and freed, the link reset). */
+struct pend *srv_redis__pend(struct srv_redis *r, enum pend_kind kind, struct qitem *op);
 
 /* srv_cstate_rest.c: one command on the REST thread's context (NULL: Redis cannot answer).
  * Caller holds rest_lock. */
@@ -197,14 +212,26 @@ void cs_dispose(struct srv_redis *r);
 /* The registry's sink (pg_registry_set_cluster): any thread, under a stripe lock. */
 int cs_sink(void *ctx, const struct pg_registry_change *chg);
 
+/* Routed ops (srv_cstate.c): a cache replay, a watchlist state or a presence join is answered by
+ * its script through a PUBLISH to this node's reply channel rather than in the command's reply,
+ * so the answer comes on the subscriber connection in order with the cluster's messages (a live
+ * event published before the script ran arrives before it, one published after arrives after).
+ * cs_route: appends the script run (argv[CS_HDR_ARGS], argv[CS_HDR_ARGS + 1] are filled in: the
+ * reply channel and the answer's header) and keeps it waiting for its answer (owns it now);
+ * cs_routed: an answer (payload after the header) arrived; cs_route_error: the run failed. */
+void cs_route(struct srv_redis *r, struct qitem *it, const char **argv, size_t *argl, int argc);
+void cs_routed(struct srv_redis *r, const char *msg, size_t len);
+void cs_route_error(struct srv_redis *r, uint64_t seq);
+
 /* srv_cstate_cache.c and srv_cstate_watch.c (pg-redis; *_dropped: any thread, no lock held).
  * append: the command for queue item it (owns it now); on_reply: its reply (it freed by the
  * caller); dropped: the link cannot answer it, so the node answers alone. */
 void cx_append(struct srv_redis *r, struct qitem *it);
-void cx_on_reply(struct srv_redis *r, struct qitem *it, redisReply *rep);
+void cx_on_answer(struct srv_redis *r, struct qitem *it, const char *a, size_t alen);
 void cx_dropped(struct srv_redis *r, struct qitem *it);
+void cx_on_exec(struct srv_redis *r, struct qitem *it, const redisReply *rep);
 void cw_append(struct srv_redis *r, struct qitem *it);
-void cw_on_reply(struct srv_redis *r, struct qitem *it, redisReply *rep);
+void cw_on_answer(struct srv_redis *r, struct qitem *it, const char *a, size_t alen);
 void cw_dropped(struct srv_redis *r, struct qitem *it);
 /* The cluster count of app_id's "#server-to-user-<id>" (ch) went 0 -> 1 (online) or to 0:
  * publishes the watchlist event on "#watch-<id>" to every node, this one included. */

@@ -162,6 +162,9 @@ void ws_chanidx_remove(struct ws_chanidx *ix, struct ws_conn *c, struct ws_sub *
 {
     struct ws_chan *k = s->ch;
     ws_chanidx_gate(s, WS_GATE_NONE);
+    for (uint16_t i = 0; i < s->nheld; i++)
+        pg_msg_unref(s->held[i]);
+    free(s->held);
     uint32_t slot = (uint32_t)(s - c->subs);
     /* Channel side: move the last entry into this one's place. */
     uint32_t pos = s->pos;

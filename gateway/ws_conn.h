@@ -23,8 +23,7 @@ enum ws_gate {
     WS_GATE_NONE,
     WS_GATE_REPLAY_WAIT,  /* cache channel: its replay is asked for */
     WS_GATE_REPLAY_STALE, /* ... and a live event came first: the replay is dropped */
-    WS_GATE_REPLAY_SENT,  /* the replay was sent: the same frame arriving live is dropped once */
-    WS_GATE_WATCH,        /* a #watch- channel while the watchlist's initial state is due */
+    WS_GATE_JOIN,         /* presence: subscription_succeeded is due; events are held */
 };
 
 /* One subscription of a connection. pos is the connection's index in ch->ent. */
@@ -34,9 +33,9 @@ struct ws_sub {
     unsigned kind; /* PG_CHAN_* flags */
     char *user_id; /* presence only: the member id this connection joined as */
     size_t ulen;
-    uint8_t gate;     /* enum ws_gate (set with ws_chanidx_gate) */
-    int64_t gate_ms;  /* WS_GATE_REPLAY_SENT: when */
-    uint64_t gate_id; /* WS_GATE_REPLAY_SENT: the replayed frame's hash */
+    uint8_t gate;         /* enum ws_gate (set with ws_chanidx_gate) */
+    uint16_t nheld;       /* WS_GATE_JOIN: frames held until subscription_succeeded */
+    struct pg_msg **held; /* (references; ws_gate.c) */
 };
 
 struct ws_conn {
@@ -63,8 +62,6 @@ struct ws_conn {
     size_t uinfolen;
     char ip[46];          /* client address used for per-IP limits */
     int64_t rl_window_ms; /* client-event rate limit: start of the current 1 s window */
-    uint8_t watch_wait;   /* cluster mode: 1 the watchlist state is due, 2 and a live change came */
-    uint8_t watch_tries;  /* state requests made for this sign-in */
     uint32_t rl_count;
 
     /* Out-queue: a ring of shared frames, bounded by frames and bytes. */

@@ -1,123 +1,89 @@
 /* ws_gate.c - cluster mode: keeping an answer from Redis in order with the live events of the
  * same subscription. Thread: ws worker only.
  *
- * A cache channel's replay and a watchlist's initial state are asked of Redis after the socket
- * already receives live events, and the answer comes back on another connection than the live
- * events do, so the two can cross. While an answer is due the subscription carries a gate
- * (ws_conn.h), and deliver() (ws_worker.c) calls ws_gate_live for the channels that have one:
- *   cache replay: a live event before the replay means the replay is stale or the same event
- *   (the cache holds the newest event; a newer one than the replay reaches the socket live), so
- *   the replay is dropped. A replay sent first may still be followed by its own event arriving
- *   live (it was published just before the read): the first live frame within REPLAY_DUP_MS that
- *   is byte-identical to the replay is dropped once. Identical bytes are indistinguishable to the
- *   client, so at worst it sees the last state once where the app sent it twice.
- *   watchlist state: a live online / offline change before the state arrives means the state may
- *   be older than that change; the state is asked for again (at most WATCH_TRIES times in all),
- *   which then reflects the change, and the stale one is dropped.
+ * A cache channel's replay and a presence subscription's roster are asked of Redis after the
+ * socket already receives the channel's live events. Redis answers through this node's reply
+ * channel (srv_redis_int.h, cs_route), so the answer reaches the worker in order with the live
+ * messages of other nodes and with cluster announcements (member events): what was published
+ * before the answer was computed arrives before it, the rest after. While the answer is due the
+ * subscription carries a gate (ws_conn.h) and deliver() (ws_worker.c) asks ws_gate_live first:
+ *   cache replay: a live event before the replay means the replay is that event or an older one
+ *   (the cache holds the newest, and events of this node reach the worker before their SET goes
+ *   to Redis, rest_events.c), so the replay is dropped; otherwise it is sent, and everything
+ *   after it is newer.
+ *   presence join: member_added / member_removed before the roster are already in the roster (or
+ *   about members who left before it) and are dropped; other events are held (at most
+ *   HOLD_MAX) and sent right after subscription_succeeded, since no event may precede it.
  */
+#include <stdlib.h>
 #include <string.h>
 
-#include "pg_clock.h"
 #include "ws_chanidx.h"
 #include "ws_worker.h"
 
-#define REPLAY_DUP_MS 1000
-#define WATCH_TRIES 3
-#define WATCH_PREFIX "#watch-"
+#define HOLD_MAX 64
+#define MEMBER_PREFIX "{\"event\":\"pusher_internal:member_"
 
-static uint64_t frame_id(struct pg_msg *m)
+static bool member_event(struct pg_msg *m)
 {
-    const unsigned char *p = pg_msg_data(m);
-    uint64_t h = 1469598103934665603ULL;
-    for (uint32_t i = 0; i < m->len; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
-    return h ^ m->len;
+    size_t n = sizeof MEMBER_PREFIX - 1;
+    return m->len > n && memcmp(pg_msg_data(m), MEMBER_PREFIX, n) == 0;
 }
 
 bool ws_gate_live(struct ws_conn *c, struct ws_sub *s, struct pg_msg *m)
 {
+    (void)c;
     switch (s->gate) {
     case WS_GATE_REPLAY_WAIT:
         ws_chanidx_gate(s, WS_GATE_REPLAY_STALE);
         return false;
-    case WS_GATE_REPLAY_SENT: {
-        bool dup = pg_now_ms() - s->gate_ms < REPLAY_DUP_MS && frame_id(m) == s->gate_id;
-        ws_chanidx_gate(s, WS_GATE_NONE);
-        return dup;
-    }
-    case WS_GATE_WATCH:
-        if (c->watch_wait)
-            c->watch_wait = 2;
-        return false;
+    case WS_GATE_JOIN:
+        if (member_event(m) || s->nheld >= HOLD_MAX)
+            return true;
+        if (!s->held && !(s->held = calloc(HOLD_MAX, sizeof *s->held)))
+            return true;
+        s->held[s->nheld++] = pg_msg_ref(m);
+        return true;
     default:
         return false;
     }
 }
 
-/* The socket it->except among the local subscribers of (it->app, it->channel), and its
- * subscription there; NULL when either is gone. */
-static struct ws_conn *find(struct ws_worker *w, const struct pg_bus_item *it, struct ws_sub **s)
+void ws_gate_replay_begin(struct ws_sub *s, bool stale)
+{
+    ws_chanidx_gate(s, stale ? WS_GATE_REPLAY_STALE : WS_GATE_REPLAY_WAIT);
+}
+
+void ws_gate_join_begin(struct ws_sub *s) { ws_chanidx_gate(s, WS_GATE_JOIN); }
+
+bool ws_gate_join_end(struct ws_conn *c, struct ws_sub *s, bool send)
+{
+    bool sent = send && s->nheld;
+    for (uint16_t i = 0; i < s->nheld; i++) {
+        if (send)
+            ws_conn_send(c, s->held[i]);
+        pg_msg_unref(s->held[i]);
+    }
+    free(s->held);
+    s->held = NULL;
+    s->nheld = 0;
+    ws_chanidx_gate(s, WS_GATE_NONE);
+    return sent;
+}
+
+void ws_gate_replay(struct ws_worker *w, struct pg_bus_item *it)
 {
     struct ws_chan *k = ws_chanidx_find(w->idx, it->app, it->channel, it->clen);
     for (uint32_t i = 0; k && i < k->n; i++) {
         struct ws_conn *c = k->ent[i].conn;
-        if (strcmp(c->sid, it->except) == 0) {
-            *s = &c->subs[k->ent[i].slot];
-            return c->closing ? NULL : c;
-        }
-    }
-    return NULL;
-}
-
-void ws_gate_replay_begin(struct ws_sub *s) { ws_chanidx_gate(s, WS_GATE_REPLAY_WAIT); }
-
-void ws_gate_replay(struct ws_worker *w, struct pg_bus_item *it)
-{
-    struct ws_sub *s = NULL;
-    struct ws_conn *c = find(w, it, &s);
-    if (!c)
-        return;
-    if (s->gate == WS_GATE_REPLAY_STALE) {
-        ws_chanidx_gate(s, WS_GATE_NONE);
+        if (strcmp(c->sid, it->except) != 0)
+            continue;
+        struct ws_sub *s = &c->subs[k->ent[i].slot];
+        bool stale = s->gate == WS_GATE_REPLAY_STALE;
+        if (s->gate == WS_GATE_REPLAY_WAIT || stale)
+            ws_chanidx_gate(s, WS_GATE_NONE);
+        if (!stale && !c->closing)
+            ws_conn_send(c, it->msg);
         return;
     }
-    ws_conn_send(c, it->msg);
-    ws_chanidx_gate(s, WS_GATE_REPLAY_SENT);
-    s->gate_ms = pg_now_ms();
-    s->gate_id = frame_id(it->msg);
-}
-
-/* Sets (or, gate WS_GATE_NONE, clears) the gate of every #watch- subscription of c. */
-static void gate_watches(struct ws_conn *c, uint8_t gate)
-{
-    for (uint32_t i = 0; i < c->nsubs; i++) {
-        struct ws_sub *s = &c->subs[i];
-        if (s->ch->len > sizeof WATCH_PREFIX - 1 &&
-            memcmp(s->ch->name, WATCH_PREFIX, sizeof WATCH_PREFIX - 1) == 0)
-            ws_chanidx_gate(s, gate);
-    }
-}
-
-bool ws_gate_watch_begin(struct ws_conn *c)
-{
-    if (c->watch_tries >= WATCH_TRIES || !ws_watch_request(c))
-        return false;
-    c->watch_tries++;
-    c->watch_wait = 1;
-    gate_watches(c, WS_GATE_WATCH);
-    return true;
-}
-
-void ws_gate_watch(struct ws_worker *w, struct pg_bus_item *it)
-{
-    struct ws_sub *s = NULL;
-    struct ws_conn *c = find(w, it, &s);
-    if (!c || !c->watch_wait)
-        return;
-    bool stale = c->watch_wait == 2;
-    c->watch_wait = 0;
-    gate_watches(c, WS_GATE_NONE);
-    if (stale && ws_gate_watch_begin(c))
-        return; /* asked again: the newer answer replaces this one */
-    ws_conn_send(c, it->msg);
 }

@@ -119,7 +119,7 @@ static void watchlist(struct ws_conn *c, json_object *wl)
     pg_buf_init(&on);
     pg_buf_init(&off);
     size_t non = 0, noff = 0;
-    bool remote = k && ws_gate_watch_begin(c);
+    bool remote = k && ws_watch_request(c);
     for (size_t i = 0; !remote && i < k; i++) {
         const char *id = idv[i];
         size_t idlen = idl[i];

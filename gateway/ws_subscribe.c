@@ -123,7 +123,7 @@ static bool counted(const struct ws_conn *c)
            pg_hooks_wants(c->w->srv->hooks, c->app->idx, PG_HOOK_SUBSCRIPTION_COUNT);
 }
 
-static void after_join(struct ws_conn *c, const char *ch, size_t clen, unsigned kind)
+static void after_join(struct ws_conn *c, const char *ch, size_t clen, unsigned kind, bool held)
 {
     struct pg_server *srv = c->w->srv;
     /* Cluster mode: Redis has the cluster's last event; its answer comes later on the bus, kept
@@ -131,7 +131,7 @@ static void after_join(struct ws_conn *c, const char *ch, size_t clen, unsigned 
     struct ws_sub *s =
         srv->redis && (kind & PG_CHAN_CACHE) ? ws_chanidx_sub_of(c, c->app->idx, ch, clen) : NULL;
     if (s && srv_redis_cache_replay(srv->redis, c->app, ch, clen, c->w->id, c->sid) == 0)
-        ws_gate_replay_begin(s);
+        ws_gate_replay_begin(s, held);
     else if (kind & PG_CHAN_CACHE) {
         struct pg_msg *m =
             srv->cache ? pg_cache_get(srv->cache, c->app->idx, ch, clen, pg_now_ms()) : NULL;
@@ -320,7 +320,7 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
             return;
         }
         succeeded(c, ch, clen, NULL);
-        after_join(c, ch, clen, kind);
+        after_join(c, ch, clen, kind, false);
         return;
     }
     s->user_id = uid;
@@ -337,9 +337,11 @@ void ws_subscribe(struct ws_conn *c, json_object *data)
         } else {
             ws_conn_error(c, -1, "Server out of memory");
         }
-    } else if (rc != PG_REGISTRY_DEFERRED) { /* deferred: see ws_presence_result */
+    } else if (rc == PG_REGISTRY_DEFERRED) { /* the roster comes later: ws_presence_result */
+        ws_gate_join_begin(s);
+    } else {
         succeeded(c, ch, clen, roster.oom ? NULL : &roster);
-        after_join(c, ch, clen, kind);
+        after_join(c, ch, clen, kind, false);
         if (rc == 1)
             pg_debug_mirror(srv, app->idx, "member_added", PG_DBG_C(ch), PG_DBG_S("user_id", uid),
                             PG_DBG_END);
@@ -359,13 +361,15 @@ void ws_presence_result(struct ws_worker *w, int app, const char *ch, size_t cle
             return;
         struct ws_sub *s = &c->subs[k->ent[i].slot];
         if (!m) { /* refused cluster-wide: undo the local join (the script ignores the leave) */
+            ws_gate_join_end(c, s, false);
             full_error(c, ch, clen);
             pg_registry_presence_leave(w->srv->reg, app, ch, clen, w->id, s->user_id, s->ulen);
             ws_chanidx_remove(w->idx, c, s); /* k may be gone now */
             return;
         }
         ws_conn_send(c, m);
-        after_join(c, ch, clen, s->kind);
+        bool held = ws_gate_join_end(c, s, true);
+        after_join(c, ch, clen, s->kind, held);
         return;
     }
 }

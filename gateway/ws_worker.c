@@ -237,7 +237,7 @@ void ws_worker_drain(struct ws_worker *w)
             ws_gate_replay(w, it);
             break;
         case PG_BUS_WATCH_STATE:
-            ws_gate_watch(w, it);
+            to_socket(w, it);
             break;
         }
         pg_bus_item_free(it);

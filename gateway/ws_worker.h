@@ -85,13 +85,14 @@ bool ws_watch_request(struct ws_conn *c);
 /* ws_gate.c: answers from Redis kept in order with live events (see there). */
 struct ws_sub;
 struct pg_bus_item;
-/* Called by deliver() for a subscription with a gate; true: do not send m to c. */
+/* Called by deliver() for a subscription with a gate; true: do not send m to c now. */
 bool ws_gate_live(struct ws_conn *c, struct ws_sub *s, struct pg_msg *m);
-void ws_gate_replay_begin(struct ws_sub *s);                      /* replay asked of Redis */
+/* The replay was asked of Redis; stale: events of the channel were sent already (held ones). */
+void ws_gate_replay_begin(struct ws_sub *s, bool stale);
 void ws_gate_replay(struct ws_worker *w, struct pg_bus_item *it); /* PG_BUS_CACHE_REPLY */
-/* Asks for the watchlist state (ws_watch_request) and gates c's #watch- subscriptions; false
- * when it cannot (tries used up, link down): the caller answers from this node. */
-bool ws_gate_watch_begin(struct ws_conn *c);
-void ws_gate_watch(struct ws_worker *w, struct pg_bus_item *it); /* PG_BUS_WATCH_STATE */
+void ws_gate_join_begin(struct ws_sub *s);                        /* the cluster roster is due */
+/* The roster came (send: the held frames go out now; else they are dropped); ungates s. True
+ * when held frames were sent. */
+bool ws_gate_join_end(struct ws_conn *c, struct ws_sub *s, bool send);
 
 #endif

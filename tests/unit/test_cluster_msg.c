@@ -107,6 +107,24 @@ static void test_terminate(void **state)
     free(buf);
 }
 
+static void test_announce(void **state)
+{
+    (void)state;
+    struct pg_cluster_msg m = event("a", "1.2", "presence-x", "{}"), d;
+    m.kind = PG_CLUSTER_ANNOUNCE;
+    size_t len;
+    char *buf = encode(&m, &len);
+    const char *want = "PG1 0123456789abcdef ANNOUNCE 1 3 10\na1.2presence-x{}";
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(buf, want, len);
+    assert_int_equal(pg_cluster_msg_decode(&d, buf, len), 0);
+    expect_same(&m, &d);
+    free(buf);
+    m.flen = 0; /* an ANNOUNCE carries a frame, as an EVENT */
+    char out[256];
+    assert_int_equal(pg_cluster_msg_encode(&m, out, sizeof out, &len), -EINVAL);
+}
+
 static void test_resync(void **state)
 {
     (void)state;
@@ -445,13 +463,21 @@ static void test_url_bad(void **state)
 int main(void)
 {
     const struct CMUnitTest t[] = {
-        cmocka_unit_test(test_exact_bytes),    cmocka_unit_test(test_terminate),
-        cmocka_unit_test(test_resync),         cmocka_unit_test(test_no_except_and_max_origin),
-        cmocka_unit_test(test_empty_channel),  cmocka_unit_test(test_binary_safe),
-        cmocka_unit_test(test_encode_refuses), cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_wrong_version),  cmocka_unit_test(test_bad_header),
-        cmocka_unit_test(test_huge_lengths),   cmocka_unit_test(test_mutations),
-        cmocka_unit_test(test_url_ok),         cmocka_unit_test(test_url_bad),
+        cmocka_unit_test(test_exact_bytes),
+        cmocka_unit_test(test_terminate),
+        cmocka_unit_test(test_resync),
+        cmocka_unit_test(test_announce),
+        cmocka_unit_test(test_no_except_and_max_origin),
+        cmocka_unit_test(test_empty_channel),
+        cmocka_unit_test(test_binary_safe),
+        cmocka_unit_test(test_encode_refuses),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_wrong_version),
+        cmocka_unit_test(test_bad_header),
+        cmocka_unit_test(test_huge_lengths),
+        cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_url_ok),
+        cmocka_unit_test(test_url_bad),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }
