@@ -193,20 +193,6 @@ static void announce(struct srv_redis *r, const struct pg_app *app, const char *
         pg_msg_unref(m);
 }
 
-static void announce_member(struct srv_redis *r, const struct pg_app *app, const char *app_id,
-                            const char *ch, size_t clen, const struct pg_cstate_member *mem,
-                            bool added, const char *except, bool local)
-{
-    struct pg_buf d;
-    pg_buf_init(&d);
-    pg_cstate_member_data(&d, mem, added);
-    if (!d.oom)
-        announce(r, app, app_id, ch, clen,
-                 added ? "pusher_internal:member_added" : "pusher_internal:member_removed", d.p,
-                 d.len, except, local);
-    pg_buf_dispose(&d);
-}
-
 static bool counted(struct srv_redis *r, const struct pg_app *app, const char *ch, size_t clen)
 {
     if (!app || (clen && ch[0] == '#') || (pg_chan_classify(ch, clen) & PG_CHAN_PRESENCE))
@@ -311,10 +297,9 @@ static void hook(struct srv_redis *r, const struct pg_app *app, enum pg_hook_typ
                       u ? u->len : 0);
 }
 
-/* Announces the transitions of one script run (srv_cstate_lua.c lists them). except: the joining
- * socket (member_added is not sent to it); local: whether this node's own subscribers get the
- * member events too (not after an outage: they saw this node's own changes when they happened). */
-static void cs_apply(struct srv_redis *r, const redisReply *out, const char *except, bool local)
+/* Announces the transitions of one script run (srv_cstate_lua.c lists them; the script published
+ * the member events itself): webhooks, subscription counts, watchlist changes. */
+static void cs_apply(struct srv_redis *r, const redisReply *out)
 {
     if (!out || out->type != REDIS_REPLY_ARRAY)
         return;
@@ -327,7 +312,6 @@ static void cs_apply(struct srv_redis *r, const redisReply *out, const char *exc
         const struct pg_app *app = pg_config_app_by_id(cfg, a->str, a->len);
         bool user_ch = c->len && c->str[0] == '#';
         const redisReply *u = str_el(t, 3);
-        struct pg_cstate_member mem = {u ? u->str : NULL, u ? u->len : 0, NULL, 0};
         switch (tag->str[0]) {
         case 'o':
             if (user_ch) {
@@ -347,22 +331,12 @@ static void cs_apply(struct srv_redis *r, const redisReply *out, const char *exc
         case 'c':
             count_mark(r, app, c->str, c->len, int_at(t, 3));
             break;
-        case 'a':
-            if (!u)
-                break;
-            if (str_el(t, 4)) {
-                mem.info = t->element[4]->str;
-                mem.ilen = t->element[4]->len;
-            }
-            announce_member(r, app, a->str, c->str, c->len, &mem, true, except, local);
-            if (int_at(t, 5) != 1)
+        case 'a': /* member_added itself was published by the script */
+            if (u && int_at(t, 5) != 1)
                 hook(r, app, PG_HOOK_MEMBER_ADDED, c, u);
             break;
         case 'm':
-            if (!u)
-                break;
-            announce_member(r, app, a->str, c->str, c->len, &mem, false, NULL, local);
-            if (int_at(t, 4) != 1)
+            if (u && int_at(t, 4) != 1)
                 hook(r, app, PG_HOOK_MEMBER_REMOVED, c, u);
             break;
         case 'V':
@@ -517,8 +491,6 @@ void cs_route(struct srv_redis *r, struct qitem *it, const char **argv, size_t *
         return;
     }
     p->seq = it->seq;
-    if (it->op == Q_JOIN)
-        snprintf(p->except, sizeof p->except, "%s", qitem_field(it, 4));
     it->next = NULL;
     if (r->await_tail)
         r->await_tail->next = it;
@@ -589,7 +561,7 @@ void cs_route_error(struct srv_redis *r, uint64_t seq)
 static void on_op(struct srv_redis *r, redisReply *rep)
 {
     if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
-        cs_apply(r, rep->element[1], NULL, true);
+        cs_apply(r, rep->element[1]);
 }
 
 /* The tick's {added, [app, others' connections]...}. */
@@ -618,7 +590,7 @@ static void on_tick(struct srv_redis *r, redisReply *rep)
     const redisReply *out = rep->element[1];
     if (out->type == REDIS_REPLY_ARRAY && out->elements)
         atomic_fetch_add(&r->reaped, 1);
-    cs_apply(r, out, NULL, true);
+    cs_apply(r, out);
     const redisReply *x = rep->element[0];
     if (r->departed || x->type != REDIS_REPLY_ARRAY || x->elements != 2)
         return;
@@ -632,18 +604,18 @@ static void on_tick(struct srv_redis *r, redisReply *rep)
     }
 }
 
-/* commit: {epoch, transitions, quiet}; local: see cs_resync. This node's presence subscribers
+/* commit: {epoch, transitions, quiet}. This node's presence subscribers
  * then get the cluster roster again, since what other nodes announced while this one was cut off
  * never reached them. Quiet: Redis had lost the state, which every node is now rebuilding without
  * announcements; every node sends its presence subscribers the rebuilt roster once the nodes had
  * time to relink (RESYNC, then CS_SETTLE_MS after the last one). */
-static void on_commit(struct srv_redis *r, redisReply *rep, bool local)
+static void on_commit(struct srv_redis *r, redisReply *rep)
 {
     const redisReply *ep = str_el(rep, 0);
     if (!ep || rep->elements != 3)
         return;
     snprintf(r->epoch, sizeof r->epoch, "%.*s", (int)ep->len, ep->str);
-    cs_apply(r, rep->element[1], NULL, local);
+    cs_apply(r, rep->element[1]);
     if (int_at(rep, 2) != 1) {
         cs_refresh_rosters(r);
         return;
@@ -679,7 +651,7 @@ void cs_on_reply(struct srv_redis *r, redisReply *rep)
         free(p->op);
     } else if (p->kind == P_ROUTED) {
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
-            cs_apply(r, rep->element[1], p->except[0] ? p->except : NULL, true);
+            cs_apply(r, rep->element[1]);
         else
             cs_route_error(r, p->seq);
     } else if (p->kind == P_TICK) {
@@ -688,9 +660,9 @@ void cs_on_reply(struct srv_redis *r, redisReply *rep)
     } else if (p->kind == P_DUE) {
         r->due_pending = false;
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
-            cs_apply(r, rep->element[1], NULL, true);
-    } else if (p->kind == P_COMMIT || p->kind == P_COMMIT_LOCAL) {
-        on_commit(r, rep, p->kind == P_COMMIT_LOCAL);
+            cs_apply(r, rep->element[1]);
+    } else if (p->kind == P_COMMIT) {
+        on_commit(r, rep);
     }
     free(p);
 }
@@ -752,8 +724,8 @@ void cs_append_op(struct srv_redis *r, struct qitem *it)
         return;
     }
     const struct pg_app *app = app_at(r, it->app);
-    const char *argv[CS_HDR_ARGS + 7];
-    size_t argl[CS_HDR_ARGS + 7];
+    const char *argv[CS_HDR_ARGS + 9];
+    size_t argl[CS_HDR_ARGS + 9];
     char deb[24], num[24];
     bool routed = it->op == Q_JOIN || it->op == Q_ROSTER;
     int n = CS_HDR_ARGS + (routed ? 2 : 0); /* cs_route fills the two in */
@@ -770,6 +742,8 @@ void cs_append_op(struct srv_redis *r, struct qitem *it)
         long lim = app ? (long)app->max_presence_members_per_channel : -1;
         argl[n] = (size_t)snprintf(num, sizeof num, "%ld", lim < 0 ? -1 : lim);
         argv[n++] = num;
+        argv[n] = qitem_field(it, 4); /* the joiner: no member_added to it */
+        argl[n++] = it->len[4];
     }
     if (routed) {
         cs_route(r, it, argv, argl, n);

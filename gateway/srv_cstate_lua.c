@@ -12,6 +12,10 @@
  *   {'c', app, ch, count}             any other change of the cluster subscription count
  *   {'a', app, ch, user, info, cancelled}  a user's first connection anywhere joined
  *   {'m', app, ch, user, deferred}    a user's last connection anywhere left
+ * The script itself PUBLISHes member_added / member_removed (an ANNOUNCE message, node-to-node
+ * format of pg_cluster_msg.h, so every node, this one included, delivers it; a join's is not
+ * delivered to the joining socket; after an outage an EVENT, which this node does not deliver):
+ * atomically with the roster change, so a roster read and the member events are in one order.
  *   {'V', app, ch} / {'M', app, ch, user}  from 'due': a debounced webhook to send now
  *
  * Routed ops ('join', 'roster', 'cget', 'wget': ARGV[5] the caller's reply channel, ARGV[6] the
@@ -37,7 +41,7 @@
 const char cs_script[] =
 "local op, p, node, DEB = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
 "local S = '\\31'\n"
-"local OUT, QUIET = {}, false\n"
+"local OUT, QUIET, KIND, EXCEPT = {}, false, 'ANNOUNCE', ''\n"
 "local function parts(f, n)\n"
 "  local t, i = {}, 1\n"
 "  while #t < n - 1 do\n"
@@ -57,7 +61,20 @@ const char cs_script[] =
 "  for i = 1, #f, 2 do t[f[i]] = tonumber(f[i + 1]) end\n"
 "  return t\n"
 "end\n"
-"local function emit(t) if not QUIET then OUT[#OUT + 1] = t end end\n"
+"local function tell(a, c, u, info)\n"
+"  local d = '{\"user_id\":' .. cjson.encode(u)\n"
+"  if info then d = d .. ',\"user_info\":' .. info end\n"
+"  local f = '{\"event\":\"pusher_internal:member_' .. (info and 'added' or 'removed') ..\n"
+"    '\",\"channel\":' .. cjson.encode(c) .. ',\"data\":' .. cjson.encode(d .. '}') .. '}'\n"
+"  local e = info and EXCEPT or ''\n"
+"  redis.call('PUBLISH', p .. ':m:' .. a, 'PG1 ' .. node .. ' ' .. KIND .. ' ' .. #a .. ' ' ..\n"
+"    #e .. ' ' .. #c .. '\\n' .. a .. e .. c .. f)\n"
+"end\n"
+"local function emit(t)\n"
+"  if QUIET then return end\n"
+"  OUT[#OUT + 1] = t\n"
+"  if t[1] == 'a' then tell(t[2], t[3], t[4], t[5]) elseif t[1] == 'm' then tell(t[2], t[3], t[4]) end\n"
+"end\n"
 "local function dmember(tag, a, c, u)\n"
 "  local m = tag .. S .. a .. S .. c\n"
 "  if u then m = m .. S .. u end\n"
@@ -149,6 +166,7 @@ const char cs_script[] =
 "end\n"
 "if op == 'join' then\n"
 "  local a, c, u = ARGV[7], ARGV[8], ARGV[9]\n"
+"  EXCEPT = ARGV[12] or ''\n"
 "  local pk, lim = p .. ':pres:' .. a .. ':' .. c, tonumber(ARGV[11] or '-1')\n"
 "  if lim >= 0 and redis.call('HEXISTS', pk, u) == 0 and redis.call('HLEN', pk) >= lim then\n"
 "    redis.call('PUBLISH', ARGV[5], ARGV[6] .. 'F')\n"
@@ -238,6 +256,7 @@ const char cs_script[] =
 "  if not ep then\n"
 "    ep = ARGV[8] redis.call('SET', ek, ep) QUIET = true\n"
 "  elseif ARGV[7] ~= '' and ep ~= ARGV[7] then QUIET = true end\n"
+"  if ARGV[9] ~= '1' then KIND = 'EVENT' end\n"
 "  local op_, np, info = hmap(NK .. ':pres'), hmap(NK .. ':npres'), {}\n"
 "  local fi = redis.call('HGETALL', NK .. ':ninfo')\n"
 "  for i = 1, #fi, 2 do info[fi[i]] = fi[i + 1] end\n"

@@ -222,8 +222,10 @@ void cs_resync(struct srv_redis *r, bool local)
     argl[HDR + 2] = strlen(r->epoch);
     argl[HDR + 3] = (size_t)snprintf(node_ep, sizeof node_ep, "%s.%s", r->node_hex, now);
     argv[HDR + 3] = node_ep;
-    redisAppendCommandArgv(r->pub, HDR + 4, argv, argl);
-    srv_redis__pend(r, local ? P_COMMIT_LOCAL : P_COMMIT, NULL);
+    argv[HDR + 4] = local ? "1" : "0"; /* member events to this node's sockets too */
+    argl[HDR + 4] = 1;
+    redisAppendCommandArgv(r->pub, HDR + 5, argv, argl);
+    srv_redis__pend(r, P_COMMIT, NULL);
     r->tick_ms = pg_now_ms();
 
     PG_LOG(s.chans ? PG_LOG_INFO : PG_LOG_DEBUG, "cluster",

@@ -67,12 +67,11 @@ static inline size_t qitem_bytes(const struct qitem *it)
 
 /* A reply the command context still owes, in command order. */
 enum pend_kind {
-    P_IGNORE,       /* n PUBLISH / PING / resync replies: errors are logged only */
-    P_OP,           /* the script run for queue item op */
-    P_TICK,         /* heartbeat and reaping, or this node's departure: transitions to announce */
-    P_DUE,          /* the debounced webhooks now due */
-    P_COMMIT,       /* a resync's commit after a reconnect */
-    P_COMMIT_LOCAL, /* after this node was reaped: announced to its own sockets too */
+    P_IGNORE, /* n PUBLISH / PING / resync replies: errors are logged only */
+    P_OP,     /* the script run for queue item op */
+    P_TICK,   /* heartbeat and reaping, or this node's departure: transitions to announce */
+    P_DUE,    /* the debounced webhooks now due */
+    P_COMMIT, /* a resync's commit (srv_cstate_sync.c) */
     P_ROUTED, /* a routed op's script run (n: its seq): its answer comes on the reply channel */
 };
 
@@ -81,8 +80,7 @@ struct pend {
     enum pend_kind kind;
     unsigned long n; /* P_IGNORE: how many replies */
     struct qitem *op;
-    uint64_t seq;            /* P_ROUTED: the op's */
-    char except[PG_SID_MAX]; /* P_ROUTED join: the joiner (no member_added to it) */
+    uint64_t seq; /* P_ROUTED: the op's */
 };
 
 /* A channel's subscription_count: waiting for the next flush (pending, coalesced per channel), or
