@@ -15,7 +15,7 @@
  * Only the Lua script of srv_cstate_lua.c changes them (SCRIPT LOAD on every connect, then EVALSHA
  * on the command connection, so one node's changes apply in the order its registry made them).
  * Each run returns the transitions it made cluster-wide, so exactly one node sees each and
- * announces it (cs_apply):
+ * announces it (cs_apply; member events are PUBLISHed by the script itself, atomically):
  *   channel occupied / vacated: the channel_occupied / channel_vacated webhooks;
  *   a user's first connection anywhere joins / last leaves: member_added / member_removed to every
  *   subscriber on every node (PUBLISH + local delivery; the joiner's socket excepted) and the
@@ -29,8 +29,10 @@
  * is due and the node that took it sends it. A node that stops or dies leaves its debounced
  * webhooks to the others.
  * A presence subscribe waits for its script: the worker registers the connection locally (the
- * registry reports it through cs_sink), pg-redis runs "join" and posts subscription_succeeded
- * with the cluster roster to the worker (PG_BUS_PRESENCE_RESULT). If the link is down or goes
+ * registry reports it through cs_sink), pg-redis runs "join", which answers on this node's reply
+ * channel (a routed op, cs_route: in order with member events), and posts subscription_succeeded
+ * with the cluster roster to the worker (PG_BUS_PRESENCE_RESULT; ws_gate.c holds the channel's
+ * events until then). If the link is down or goes
  * down first, the worker gets the local roster instead, so a subscribe is always answered.
  * "join" also enforces max_presence_members_per_channel cluster-wide: a user not yet in the
  * channel's :pres hash is refused (-2, nothing changed) when HLEN is at the limit; the worker then
@@ -376,7 +378,7 @@ void cs_post_socket(struct srv_redis *r, enum pg_bus_kind kind, unsigned w, int 
 
 /* Q_JOIN: the joiner's subscription_succeeded; Q_ROSTER: the repeated subscribe's, or (no socket
  * id: a resync's refresh) every local subscriber's. */
-static void post_roster(struct srv_redis *r, const struct qitem *it, const struct pg_buf *roster)
+void cs_post_roster(struct srv_redis *r, const struct qitem *it, const struct pg_buf *roster)
 {
     const char *ch = qitem_field(it, 1);
     struct pg_msg *m = pg_frame_str("pusher_internal:subscription_succeeded", ch, it->len[1],
@@ -406,155 +408,8 @@ void cs_dropped(struct srv_redis *r, struct qitem *it)
     if (pg_registry_presence_roster(r->srv->reg, it->app, qitem_field(it, 1), it->len[1], &b) < 0)
         pg_cstate_roster(&b, NULL, 0);
     if (!b.oom)
-        post_roster(r, it, &b);
+        cs_post_roster(r, it, &b);
     pg_buf_dispose(&b);
-}
-
-/* A routed Q_JOIN / Q_ROSTER's answer: "F" (a new user, the channel full) or "R" then each user id
- * and user_info as "<length>:<bytes>". */
-static void roster_answer(struct srv_redis *r, struct qitem *it, const char *a, size_t alen)
-{
-    if (it->op == Q_JOIN && alen == 1 && a[0] == 'F') {
-        post(r, PG_BUS_PRESENCE_FULL, it->w, it->app, qitem_field(it, 1), it->len[1],
-             qitem_field(it, 4), NULL);
-        return;
-    }
-    if (!alen || a[0] != 'R') {
-        cs_dropped(r, it);
-        return;
-    }
-    size_t cap = 16, nf = 0;
-    const char **fp = malloc(cap * sizeof *fp);
-    size_t *fl = malloc(cap * sizeof *fl);
-    bool bad = !fp || !fl;
-    for (size_t k = 1; !bad && k < alen;) { /* "<len>:<bytes>" fields */
-        size_t n = 0, d = 0;
-        while (k < alen && a[k] >= '0' && a[k] <= '9' && d < 10) {
-            n = n * 10 + (size_t)(a[k++] - '0');
-            d++;
-        }
-        if (!d || k >= alen || a[k] != ':' || n > alen - k - 1) {
-            bad = true;
-            break;
-        }
-        if (nf == cap) {
-            cap *= 2;
-            const char **np = realloc(fp, cap * sizeof *fp);
-            if (np)
-                fp = np;
-            size_t *nl = np ? realloc(fl, cap * sizeof *fl) : NULL;
-            if (!nl) {
-                bad = true;
-                break;
-            }
-            fl = nl;
-        }
-        fp[nf] = a + k + 1;
-        fl[nf++] = n;
-        k += 1 + n;
-    }
-    size_t nm = nf / 2;
-    struct pg_cstate_member *mem = bad || nf % 2 ? NULL : calloc(nm ? nm : 1, sizeof *mem);
-    for (size_t i = 0; mem && i < nm; i++)
-        mem[i] = (struct pg_cstate_member){fp[2 * i], fl[2 * i], fp[2 * i + 1], fl[2 * i + 1]};
-    free(fp);
-    free(fl);
-    if (!mem) {
-        cs_dropped(r, it);
-        return;
-    }
-    struct pg_buf b;
-    pg_buf_init(&b);
-    pg_cstate_roster(&b, mem, nm);
-    free(mem);
-    if (!b.oom)
-        post_roster(r, it, &b);
-    pg_buf_dispose(&b);
-}
-
-/* ---- routed ops ----------------------------------------------------------------------------- */
-
-void cs_route(struct srv_redis *r, struct qitem *it, const char **argv, size_t *argl, int argc)
-{
-    char head[24];
-    it->seq = ++r->route_seq;
-    argv[CS_HDR_ARGS] = r->rchan;
-    argl[CS_HDR_ARGS] = strlen(r->rchan);
-    argl[CS_HDR_ARGS + 1] =
-        (size_t)snprintf(head, sizeof head, "%llu:", (unsigned long long)it->seq);
-    argv[CS_HDR_ARGS + 1] = head;
-    redisAppendCommandArgv(r->pub, argc, argv, argl);
-    struct pend *p = srv_redis__pend(r, P_ROUTED, NULL);
-    if (!p) {
-        cs_dropped(r, it);
-        free(it);
-        return;
-    }
-    p->seq = it->seq;
-    it->next = NULL;
-    if (r->await_tail)
-        r->await_tail->next = it;
-    else
-        r->await_head = it;
-    r->await_tail = it;
-}
-
-static void answer(struct srv_redis *r, struct qitem *it, const char *a, size_t alen)
-{
-    if (it->op == Q_CACHE_GET)
-        cx_on_answer(r, it, a, alen);
-    else if (it->op == Q_WATCH)
-        cw_on_answer(r, it, a, alen);
-    else
-        roster_answer(r, it, a, alen);
-}
-
-/* Takes the awaited item with seq out of the list (NULL when it is not there). */
-static struct qitem *await_take(struct srv_redis *r, uint64_t seq)
-{
-    struct qitem **pp = &r->await_head, *prev = NULL;
-    while (*pp && (*pp)->seq != seq) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
-    struct qitem *it = *pp;
-    if (!it)
-        return NULL;
-    *pp = it->next;
-    if (r->await_tail == it)
-        r->await_tail = prev;
-    it->next = NULL;
-    return it;
-}
-
-void cs_routed(struct srv_redis *r, const char *msg, size_t len)
-{
-    uint64_t seq = 0;
-    size_t k = 0;
-    while (k < len && k < 20 && msg[k] >= '0' && msg[k] <= '9')
-        seq = seq * 10 + (uint64_t)(msg[k++] - '0');
-    if (!k || k >= len || msg[k] != ':')
-        return;
-    /* Answers come in command order: anything older still waiting lost its answer. */
-    while (r->await_head && r->await_head->seq < seq) {
-        struct qitem *old = await_take(r, r->await_head->seq);
-        cs_dropped(r, old);
-        free(old);
-    }
-    struct qitem *it = r->await_head && r->await_head->seq == seq ? await_take(r, seq) : NULL;
-    if (!it)
-        return;
-    answer(r, it, msg + k + 1, len - k - 1);
-    free(it);
-}
-
-void cs_route_error(struct srv_redis *r, uint64_t seq)
-{
-    struct qitem *it = await_take(r, seq);
-    if (it) {
-        cs_dropped(r, it);
-        free(it);
-    }
 }
 
 /* sub / leave: {0, transitions}. */

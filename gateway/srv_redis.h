@@ -7,12 +7,16 @@
  * message from another node into local delivery, exactly as a local publish (registry mask ->
  * bus). The other PUBLISHes to "<prefix>:m:<app-id>" what the producers of this node hand to
  * srv_redis_publish through a bounded queue. Payloads are pg_cluster_msg messages carrying the
- * frame bytes, so no node ever re-serializes a frame; a node drops its own echoes by node id.
+ * frame bytes, so no node ever re-serializes a frame; a node drops its own echoes by node id,
+ * except ANNOUNCE messages (member events, counts, watchlist changes, cache channels' events),
+ * which every node delivers in the order Redis published them. The same context also SUBSCRIBEs
+ * "<prefix>:r:<node>", where the state script answers the routed ops (srv_redis_int.h, cs_route).
  *
  * One channel per app under one pattern: a node hears every app's traffic and drops what its
  * configuration does not know (apps may differ between nodes during a rolling reload), and a
  * reload needs no re-subscribe. Interest-based routing (a channel per Pusher channel, subscribed
- * while a local subscriber exists) is the next phase.
+ * while a local subscriber exists) would save traffic for thinly spread channels at the price of
+ * a SUBSCRIBE per channel change; not built (README, "Routing").
  *
  * The second context is the command connection: PUBLISH and the state script's EVALSHA runs go
  * out on it in queue order, and its replies are matched to their commands in order (a FIFO of

@@ -220,6 +220,10 @@ int cs_sink(void *ctx, const struct pg_registry_change *chg);
 void cs_route(struct srv_redis *r, struct qitem *it, const char **argv, size_t *argl, int argc);
 void cs_routed(struct srv_redis *r, const char *msg, size_t len);
 void cs_route_error(struct srv_redis *r, uint64_t seq);
+/* subscription_succeeded with roster for Q_JOIN (to the joiner) or Q_ROSTER (to its socket, or
+ * without one to every local subscriber of the channel). srv_cstate.c. */
+struct pg_buf;
+void cs_post_roster(struct srv_redis *r, const struct qitem *it, const struct pg_buf *roster);
 
 /* srv_cstate_cache.c and srv_cstate_watch.c (pg-redis; *_dropped: any thread, no lock held).
  * append: the command for queue item it (owns it now); on_reply: its reply (it freed by the
