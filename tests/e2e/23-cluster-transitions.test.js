@@ -9,8 +9,10 @@
 // * max_connections counts the cluster's connections (exchanged every heartbeat).
 // * Changes made while the nodes were cut off from a Redis that kept its data (one TCP proxy per
 //   node in front of Redis drops every connection and refuses new ones, so the order in which the
-//   nodes get their link back is chosen) are announced to the other nodes' clients once the link
-//   is back, whichever node relinks first; after a Redis restart that lost everything the state
+//   nodes get their link back is chosen) reach the other nodes' clients once the link is back: as
+//   member_removed / member_added when the other node is linked at that moment, else (the node
+//   where they happened relinks first) through the fresh subscription_succeeded roster the other
+//   node sends its clients when it relinks; after a Redis restart that lost everything the state
 //   (REST and the clients' rosters) is rebuilt to what is connected.
 // * A node taken for dead while alive (SIGSTOP past the reap time) is reaped (member_removed) and,
 //   when it runs again, rejoins with its members announced (member_added).
