@@ -3,19 +3,20 @@
  *
  * Key: <P>:cache:<app>:<channel>, a string "<frame length>:<frame><data>" (the event frame as the
  * publishing node built it, then the data string for info=cache), set with PX = the app's
- * cache_ttl_seconds by the node that took the REST call (through the command queue, in order
- * with its PUBLISH). Every node keeps putting into its own pg_cache as well.
+ * cache_ttl_seconds by the node that took the REST call, in one MULTI with the event's PUBLISH
+ * (an ANNOUNCE: every node, the publishing one included, delivers the event from Redis). Every
+ * node keeps putting into its own pg_cache as well.
  *
- * Redis is the authority while linked: a subscribe to a cache channel always asks it (GET on the
- * command connection, never blocking the worker), since a node's own copy may be older than an
- * event published through another node. The answer goes to the subscriber's worker as a
- * PG_BUS_SOCKET_MSG: the cached frame, or pusher:cache_miss (and the cache_miss webhook). When
- * Redis has nothing, or cannot answer (link down, error), the node's own pg_cache answers, so an
- * event cached during an outage still replays on the node that took it. GET /channels/{name}
- * ?info=cache reads the key (and its PTTL) on the REST thread's context with the same fallback.
- *
- * Known gap: the replay is not ordered against live events; a live event published while the GET
- * is in flight may reach the subscriber before the replayed one (or both may be the same event).
+ * Redis is the authority while linked: a subscribe to a cache channel always asks it, with the
+ * routed "cget" script run (cs_route: the answer comes on this node's reply channel, in order with
+ * the channel's events, so ws_gate.c can drop a replay that a live event overtook; never blocking
+ * the worker), since a node's own copy may be older than an event published through another
+ * node. The answer goes to the subscriber's worker as a PG_BUS_CACHE_REPLY: the cached frame, or
+ * pusher:cache_miss (and the cache_miss webhook). When Redis has nothing, or cannot answer (link
+ * down, error), the node's own pg_cache answers, so an event cached during an outage still
+ * replays on the node that took it; an event whose MULTI Redis did not take is delivered locally
+ * (cx_dropped). GET /channels/{name}?info=cache reads the key (and its PTTL) on the REST thread's
+ * context with the same fallback.
  */
 #include <errno.h>
 #include <inttypes.h>
