@@ -3,14 +3,14 @@
  * locks may be held: an emit is a bound check, one malloc and a short mutex append); everything
  * named pg_hooks__* on pg-hook only (srv_hook_http.c), or on a unit test's thread.
  *
- * A record goes: producer -> inbox (MPSC) -> debounce / dedupe -> every endpoint of its app whose
- * event_types take it (FIFO per app and endpoint) -> a batch (after webhook_batch_ms, at most
- * webhook_batch_max records) -> attempts until a 2xx, a final 4xx or the retry window ends.
- * One batch per endpoint at a time (head of line): later records wait and form the next batch,
- * so each endpoint receives its events in order, at least once.
- * With a store (cluster mode) every due batch is formed and stored before its first attempt, then
- * queued behind the head one (still one at a time, in order); a dead node's batches join the end.
- * The queue bound is per app and counts records from emit until they are finished.
+ * A record goes: producer -> inbox (MPSC) -> debounce (a cluster's is in Redis, srv_cstate.c) /
+ * dedupe -> every endpoint of its app whose event_types take it (FIFO per app and endpoint) -> a
+ * batch (after webhook_batch_ms, at most webhook_batch_max records) -> attempts until a 2xx, a
+ * final 4xx or the retry window ends. One batch per endpoint at a time (head of line): later
+ * records wait and form the next batch, so each endpoint receives its events in order, at least
+ * once. With a store (cluster mode) every due batch is formed and stored before its first attempt,
+ * then queued behind the head one (still one at a time, in order); a dead node's batches join the
+ * end. The queue bound is per app and counts records from emit until they are finished.
  */
 #include "pg_hooks_int.h"
 
@@ -369,7 +369,6 @@ static void ingest(struct pg_hooks *h, struct pg_hook_rec *r, int64_t now)
     switch (r->type) {
     case PG_HOOK_CHANNEL_VACATED:
     case PG_HOOK_MEMBER_REMOVED:
-        /* Cluster mode debounces in Redis, across nodes (srv_cstate.c): these come due already. */
         if (cfg->webhook_debounce_ms <= 0 || cfg->redis_url || atomic_load(&h->stopping)) {
             release(h, r);
             return;
