@@ -22,10 +22,12 @@ static void decode(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -EPROTONOSUPPORT);
     if (rc < 0)
         return;
-    FUZZ_CHECK(m.kind == PG_CLUSTER_EVENT || m.kind == PG_CLUSTER_TERMINATE);
+    bool framed = m.kind == PG_CLUSTER_EVENT || m.kind == PG_CLUSTER_ANNOUNCE;
+    FUZZ_CHECK(framed || m.kind == PG_CLUSTER_TERMINATE || m.kind == PG_CLUSTER_RESYNC);
     FUZZ_CHECK(m.alen >= 1 && m.alen <= PG_CLUSTER_APP_MAX && m.elen <= PG_CLUSTER_EXCEPT_MAX);
     FUZZ_CHECK(m.clen <= PG_CLUSTER_CHANNEL_MAX && (m.elen == 0) == (m.except == NULL));
-    FUZZ_CHECK(m.kind == PG_CLUSTER_EVENT ? m.flen >= 1 : m.flen == 0 && m.elen == 0);
+    FUZZ_CHECK(framed ? m.flen >= 1 : m.flen == 0 && m.elen == 0);
+    FUZZ_CHECK(m.kind != PG_CLUSTER_RESYNC || m.clen == 0);
     FUZZ_CHECK(inside(m.app, m.alen, data, size) && inside(m.except, m.elen, data, size));
     FUZZ_CHECK(inside(m.channel, m.clen, data, size) && inside(m.frame, m.flen, data, size));
 
@@ -50,7 +52,7 @@ static void encode(const uint8_t *data, size_t size)
     for (int i = 0; i < 8; i++)
         origin = origin << 8 | data[i];
     m.origin = origin;
-    m.kind = (enum pg_cluster_kind)(data[8] % 4);
+    m.kind = (enum pg_cluster_kind)(data[8] % 6); /* 0 and 5: no such kind */
     size_t want[3] = {(size_t)data[9] << 8 | data[10], data[11], (size_t)data[12] << 8 | data[13]};
     const char *field[3];
     for (int i = 0; i < 3; i++) {
@@ -89,6 +91,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     decode(data, size);
     encode(data, size);
-    pg_cluster_kind_name((enum pg_cluster_kind)(size % 4));
+    pg_cluster_kind_name((enum pg_cluster_kind)(size % 6));
     return 0;
 }
