@@ -171,26 +171,25 @@ int cs_sink(void *ctx, const struct pg_registry_change *chg)
 
 /* ---- announcing ------------------------------------------------------------------------------ */
 
-/* Frame (event, ch, data) to every subscriber on the other nodes and, when local, on this one;
- * socket except (NULL: nobody) excepted. Linked, this node's own subscribers get it back from
- * Redis (ANNOUNCE), so they see it in the order Redis published it, as every other node does. */
-static void announce(struct srv_redis *r, const struct pg_app *app, const char *app_id,
-                     const char *ch, size_t clen, const char *event, const char *data, size_t dlen,
-                     const char *except, bool local)
+/* Frame (event, ch, data) to every subscriber on every node. Linked, this node's own subscribers
+ * get it back from Redis (ANNOUNCE), so they see it in the order Redis published it, as every
+ * other node does. */
+static void announce(struct srv_redis *r, const struct pg_app *app, const char *ch, size_t clen,
+                     const char *event, const char *data, size_t dlen)
 {
     struct pg_server *srv = r->srv;
     struct pg_msg *m = pg_frame_str(event, ch, clen, data, dlen);
     if (!m)
         return;
     if (r->pub) {
-        srv_redis__publish_now(r, local ? PG_CLUSTER_ANNOUNCE : PG_CLUSTER_EVENT, app_id, ch, clen,
-                               except, pg_msg_data(m), m->len);
+        srv_redis__publish_now(r, PG_CLUSTER_ANNOUNCE, app->id, ch, clen, NULL, pg_msg_data(m),
+                               m->len);
         pg_msg_unref(m);
         return;
     }
-    uint64_t mask = app && local ? pg_registry_mask(srv->reg, app->idx, ch, clen) : 0;
+    uint64_t mask = pg_registry_mask(srv->reg, app->idx, ch, clen);
     if (mask)
-        pg_bus_publish(srv->bus, mask, app->idx, ch, clen, m, except);
+        pg_bus_publish(srv->bus, mask, app->idx, ch, clen, m, NULL);
     else
         pg_msg_unref(m);
 }
@@ -245,8 +244,7 @@ static void send_count(struct srv_redis *r, const struct pg_app *app, const stru
     if (app->subscription_count) {
         char data[64];
         int n = snprintf(data, sizeof data, "{\"subscription_count\":%ld}", c->count);
-        announce(r, app, app->id, c->name, c->len, "pusher_internal:subscription_count", data,
-                 (size_t)n, NULL, true);
+        announce(r, app, c->name, c->len, "pusher_internal:subscription_count", data, (size_t)n);
     }
 }
 

@@ -72,7 +72,7 @@ enum pend_kind {
     P_TICK,   /* heartbeat and reaping, or this node's departure: transitions to announce */
     P_DUE,    /* the debounced webhooks now due */
     P_COMMIT, /* a resync's commit (srv_cstate_sync.c) */
-    P_ROUTED, /* a routed op's script run (n: its seq): its answer comes on the reply channel */
+    P_ROUTED, /* a routed op's script run (seq): its answer comes on the reply channel */
 };
 
 struct pend {

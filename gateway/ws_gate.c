@@ -30,9 +30,8 @@ static bool member_event(struct pg_msg *m)
     return m->len > n && memcmp(pg_msg_data(m), MEMBER_PREFIX, n) == 0;
 }
 
-bool ws_gate_live(struct ws_conn *c, struct ws_sub *s, struct pg_msg *m)
+bool ws_gate_live(struct ws_sub *s, struct pg_msg *m)
 {
-    (void)c;
     switch (s->gate) {
     case WS_GATE_REPLAY_WAIT:
         ws_chanidx_gate(s, WS_GATE_REPLAY_STALE);

@@ -127,7 +127,7 @@ static void deliver(struct ws_worker *w, struct pg_bus_item *it)
         struct ws_conn *c = k->ent[i].conn;
         if (except && strcmp(c->sid, it->except) == 0)
             continue;
-        if (k->gated && ws_gate_live(c, &c->subs[k->ent[i].slot], it->msg))
+        if (k->gated && ws_gate_live(&c->subs[k->ent[i].slot], it->msg))
             continue;
         ws_conn_send(c, it->msg);
     }

@@ -85,8 +85,8 @@ bool ws_watch_request(struct ws_conn *c);
 /* ws_gate.c: answers from Redis kept in order with live events (see there). */
 struct ws_sub;
 struct pg_bus_item;
-/* Called by deliver() for a subscription with a gate; true: do not send m to c now. */
-bool ws_gate_live(struct ws_conn *c, struct ws_sub *s, struct pg_msg *m);
+/* Called by deliver() for a subscription with a gate; true: do not send m to it now. */
+bool ws_gate_live(struct ws_sub *s, struct pg_msg *m);
 /* The replay was asked of Redis; stale: events of the channel were sent already (held ones). */
 void ws_gate_replay_begin(struct ws_sub *s, bool stale);
 void ws_gate_replay(struct ws_worker *w, struct pg_bus_item *it); /* PG_BUS_CACHE_REPLY */
