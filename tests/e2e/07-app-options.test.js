@@ -9,15 +9,12 @@
 
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 
 const h = require('./helpers');
 
 describe('app options', () => {
   let srv;
-  let hookPort;
-  let hookServer;
-  const hooks = []; // {path, headers, rawBody}
+  let hooks; // the webhook receiver (helpers.js)
   const apps = {
     limited: h.makeApp({ max_connections: 2 }),
     counting: h.makeApp({ subscription_count: true }),
@@ -32,22 +29,12 @@ describe('app options', () => {
   const raw = async (app, opts = {}) => { const c = await h.rawConnect(srv, { key: app.key, ...opts }); open.push(c); return c; };
 
   before(async () => {
-    hookPort = await h.freePort();
-    hookServer = http.createServer((req, res) => {
-      const chunks = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', () => {
-        hooks.push({ path: req.url, method: req.method, headers: req.headers, rawBody: Buffer.concat(chunks).toString('utf8') });
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('ok');
-      });
-    });
-    await new Promise((resolve) => hookServer.listen(hookPort, h.HOST, resolve));
+    hooks = await h.webhookReceiver();
     apps.hooked = h.makeApp({
       enable_client_messages: true,
       webhooks: [
-        { url: `http://${h.HOST}:${hookPort}/all` },
-        { url: `http://${h.HOST}:${hookPort}/members`, event_types: ['member_added'] },
+        { url: hooks.url('/all') },
+        { url: hooks.url('/members'), event_types: ['member_added'] },
       ],
     });
     srv = await h.startServer({ apps: Object.values(apps) });
@@ -57,7 +44,7 @@ describe('app options', () => {
       if (c.ws) c.terminate(); else h.disconnectAll(c);
     }
     if (srv) await srv.stop();
-    await new Promise((resolve) => hookServer.close(resolve));
+    await hooks.close();
   });
 
   test('max_connections: the connection over the quota gets pusher:error 4004 and close 4004', async () => {
@@ -301,7 +288,7 @@ describe('app options', () => {
   });
 
   describe('webhooks', () => {
-    const hookEvents = (p) => hooks.filter((x) => x.path === p).flatMap((x) => JSON.parse(x.rawBody).events);
+    const hookEvents = (p) => hooks.events(p);
 
     test('channel_occupied / member_added / client_event / channel_vacated, signed and typed', async () => {
       const sdk = h.sdkClient(srv, apps.hooked);
@@ -330,7 +317,7 @@ describe('app options', () => {
       await h.eventually(() => hookEvents('/all').some((e) => e.name === 'channel_vacated' && e.channel === 'hook-chan'),
         { timeoutMs: 8000, what: 'channel_vacated webhook' });
 
-      for (const req of hooks) {
+      for (const req of hooks.reqs) {
         assert.equal(req.method, 'POST');
         assert.equal(req.headers['content-type'], 'application/json', 'exactly application/json');
         assert.equal(req.headers['x-pusher-key'], apps.hooked.key);

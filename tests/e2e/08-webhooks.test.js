@@ -9,49 +9,8 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 
 const h = require('./helpers');
-
-/** A webhook receiver: records every request; statusFor(req) picks the answer (default 200). */
-async function receiver({ port, listen = true } = {}) {
-  const r = {
-    port: port || (await h.freePort()),
-    reqs: [], // {path, method, headers, rawBody, status, at}
-    statusFor: () => 200,
-    server: null,
-    url(p) { return `http://${h.HOST}:${this.port}${p}`; },
-    async listen() {
-      this.server = http.createServer((req, res) => {
-        const chunks = [];
-        req.on('data', (c) => chunks.push(c));
-        req.on('end', () => {
-          const status = this.statusFor(req);
-          this.reqs.push({ path: req.url, method: req.method, headers: req.headers, rawBody: Buffer.concat(chunks).toString('utf8'), status, at: Date.now() });
-          res.writeHead(status, { 'content-type': 'text/plain' });
-          res.end(status < 300 ? 'ok' : 'try again');
-        });
-      });
-      await new Promise((resolve, reject) => {
-        this.server.once('error', reject);
-        this.server.listen(this.port, h.HOST, resolve);
-      });
-    },
-    async close() {
-      if (!this.server) return;
-      const s = this.server;
-      this.server = null;
-      s.closeAllConnections();
-      await new Promise((resolve) => s.close(resolve));
-    },
-    /** Requests answered 2xx on path. */
-    ok(p) { return this.reqs.filter((q) => q.path === p && q.status < 300); },
-    /** Events of the requests answered 2xx on path, in arrival order. */
-    events(p) { return this.ok(p).flatMap((q) => JSON.parse(q.rawBody).events); },
-  };
-  if (listen) await r.listen();
-  return r;
-}
 
 /** Starts the server; stops it (while the receivers still answer) and then the receivers. */
 async function setup(t, receivers, opts) {
@@ -87,7 +46,7 @@ const waitEvent = (r, p, pred, what, timeoutMs = 5000) =>
   h.eventually(() => r.events(p).find(pred), { timeoutMs, intervalMs: 25, what: `${what} webhook on ${p}` });
 
 test('occupied, member_added, client_event, cache_miss; member_removed and channel_vacated after the debounce; custom headers, event_types', async (t) => {
-  const r = await receiver();
+  const r = await h.webhookReceiver();
   const app = h.makeApp({
     webhooks: [
       { url: r.url('/all'), headers: { 'X-Custom': 'abc' } },
@@ -159,7 +118,7 @@ test('occupied, member_added, client_event, cache_miss; member_removed and chann
 });
 
 test('a quick unsubscribe + resubscribe or reconnect within the debounce sends nothing; a real leave does', async (t) => {
-  const r = await receiver();
+  const r = await h.webhookReceiver();
   const app = h.makeApp({ webhooks: [{ url: r.url('/h'), event_types: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] }] });
   const srv = await setup(t, [r], { apps: [app], config: { webhook_debounce_ms: 300, webhook_batch_ms: 20 } });
   const sdk = h.sdkClient(srv, app);
@@ -189,7 +148,7 @@ test('a quick unsubscribe + resubscribe or reconnect within the debounce sends n
 });
 
 test('batching: events of one app share a request within webhook_batch_ms; two apps are never mixed', async (t) => {
-  const r = await receiver();
+  const r = await h.webhookReceiver();
   const types = ['channel_occupied'];
   const A = h.makeApp({ webhooks: [{ url: r.url('/a'), event_types: types }] });
   const B = h.makeApp({ webhooks: [{ url: r.url('/b'), event_types: types }] });
@@ -216,7 +175,7 @@ test('batching: events of one app share a request within webhook_batch_ms; two a
 });
 
 test('subscription_count webhook on count changes (not presence) even with the app flag off; no broadcast then', async (t) => {
-  const r = await receiver();
+  const r = await h.webhookReceiver();
   const app = h.makeApp({ webhooks: [{ url: r.url('/c'), event_types: ['subscription_count'] }] });
   const srv = await setup(t, [r], { apps: [app], config: { webhook_batch_ms: 20 } });
   const sdk = h.sdkClient(srv, app);
@@ -243,7 +202,7 @@ test('subscription_count webhook on count changes (not presence) even with the a
 });
 
 test('at least once, in order: receiver down (refused), then 503, then 200 - every event arrives once, retries resend the same bytes', async (t) => {
-  const r = await receiver({ listen: false });
+  const r = await h.webhookReceiver({ listen: false });
   const app = h.makeApp({ webhooks: [{ url: r.url('/r'), event_types: ['channel_occupied'] }] });
   const srv = await setup(t, [r], {
     apps: [app],

@@ -10,32 +10,10 @@
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const http = require('node:http');
 
 const h = require('./helpers');
 
 const { REDIS_BIN, haveRedis, RedisServer } = require('./redis-server');
-
-/** A webhook receiver recording every event it is sent (always answers 200). */
-async function receiver() {
-  const r = { port: await h.freePort(), events: [], server: null };
-  r.server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        for (const e of JSON.parse(Buffer.concat(chunks).toString('utf8')).events) r.events.push(e);
-      } catch (_) { /* not ours */ }
-      res.writeHead(200);
-      res.end('ok');
-    });
-  });
-  await new Promise((resolve) => r.server.listen(r.port, h.HOST, resolve));
-  r.url = `http://${h.HOST}:${r.port}/hook`;
-  r.close = async () => { r.server.closeAllConnections(); await new Promise((resolve) => r.server.close(resolve)); };
-  r.of = (name, channel) => r.events.filter((e) => e.name === name && e.channel === channel);
-  return r;
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const ids = (members) => Object.keys(members.members).sort();
@@ -61,10 +39,10 @@ describe('cluster-wide state over Redis', { skip: haveRedis ? false : `${REDIS_B
   const get = (srv, p, params) => h.ok(h.rest.get(sdk(srv), p, params));
 
   before(async () => {
-    hooks = await receiver();
+    hooks = await h.webhookReceiver();
     app = h.makeApp({
       subscription_count: true,
-      webhooks: [{ url: hooks.url, event_types: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] }],
+      webhooks: [{ url: hooks.url(), event_types: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] }],
     });
     const port = await h.freePort();
     redis = new RedisServer(port);
@@ -157,7 +135,7 @@ describe('cluster-wide state over Redis', { skip: haveRedis ? false : `${REDIS_B
     c.unsubscribe(ch);
     await h.eventually(() => hooks.of('channel_vacated', ch).length === 1, { timeoutMs: 3000, what: 'channel_vacated webhook' });
     await sleep(400);
-    assert.equal(hooks.of('channel_occupied', ch).length, 1, JSON.stringify(hooks.events.filter((e) => e.channel === ch)));
+    assert.equal(hooks.of('channel_occupied', ch).length, 1, JSON.stringify(hooks.events().filter((e) => e.channel === ch)));
     assert.equal(hooks.of('channel_vacated', ch).length, 1);
     const info = await get(n3, `/channels/${ch}`, { info: 'subscription_count' });
     assert.deepEqual(info, { occupied: false, subscription_count: 0 });

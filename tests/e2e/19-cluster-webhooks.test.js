@@ -11,7 +11,6 @@ const assert = require('node:assert/strict');
 const { spawn, execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -47,41 +46,6 @@ async function startRedis(port) {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** A webhook receiver on a fixed port that can be started late; records every 2xx request. */
-function receiver(port) {
-  const r = {
-    port,
-    reqs: [],
-    server: null,
-    url: `http://${h.HOST}:${port}/hook`,
-    async listen() {
-      this.server = http.createServer((req, res) => {
-        const chunks = [];
-        req.on('data', (c) => chunks.push(c));
-        req.on('end', () => {
-          this.reqs.push({ headers: req.headers, rawBody: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
-          res.writeHead(200);
-          res.end('ok');
-        });
-      });
-      await new Promise((resolve, reject) => {
-        this.server.once('error', reject);
-        this.server.listen(this.port, h.HOST, resolve);
-      });
-    },
-    async close() {
-      if (!this.server) return;
-      const s = this.server;
-      this.server = null;
-      s.closeAllConnections();
-      await new Promise((resolve) => s.close(resolve));
-    },
-    events() { return this.reqs.flatMap((q) => JSON.parse(q.rawBody).events); },
-    of(name, channel) { return this.events().filter((e) => e.name === name && e.channel === channel); },
-  };
-  return r;
 }
 
 describe('cluster webhooks survive a node', { skip: haveRedis ? false : 'redis-server / redis-cli not found: skipped' }, () => {
@@ -126,10 +90,9 @@ describe('cluster webhooks survive a node', { skip: haveRedis ? false : 'redis-s
   });
 
   test('a normal two-node run sends each webhook once and leaves no job in Redis', async () => {
-    const r = receiver(await h.freePort());
+    const r = await h.webhookReceiver();
     recvs.push(r);
-    await r.listen();
-    const app = h.makeApp({ webhooks: [{ url: r.url, event_types: ['channel_occupied', 'member_added'] }] });
+    const app = h.makeApp({ webhooks: [{ url: r.url(), event_types: ['channel_occupied', 'member_added'] }] });
     const [n1, n2] = await Promise.all([start(app), start(app)]);
     const sdk = h.sdkClient(n1, app);
     const a = await h.rawConnect(n1, { key: app.key });
@@ -155,9 +118,9 @@ describe('cluster webhooks survive a node', { skip: haveRedis ? false : 'redis-s
   });
 
   test('a node killed with SIGKILL while its receiver is down: another node delivers its webhooks', async () => {
-    const r = receiver(await h.freePort()); // not listening yet: connection refused
+    const r = await h.webhookReceiver({ listen: false }); // connection refused for now
     recvs.push(r);
-    const app = h.makeApp({ webhooks: [{ url: r.url, event_types: ['channel_occupied', 'member_added', 'client_event'] }] });
+    const app = h.makeApp({ webhooks: [{ url: r.url(), event_types: ['channel_occupied', 'member_added', 'client_event'] }] });
     const [n1, n2] = await Promise.all([start(app), start(app)]);
     const sdk = h.sdkClient(n1, app);
     const a = await h.rawConnect(n1, { key: app.key });
@@ -182,7 +145,7 @@ describe('cluster webhooks survive a node', { skip: haveRedis ? false : 'redis-s
     { timeoutMs: 20000, intervalMs: 100, what: `node 1's webhooks from node 2 (got ${JSON.stringify(r.events())})` });
     const took = Date.now() - t0;
     assert.ok(took < 20000, `delivered after ${took} ms`);
-    assert.deepEqual(r.of('member_added', 'presence-dead')[0], { name: 'member_added', channel: 'presence-dead', user_id: 'ghost' });
+    assert.deepEqual(r.events().find((e) => e.name === 'member_added' && e.channel === 'presence-dead'), { name: 'member_added', channel: 'presence-dead', user_id: 'ghost' });
     // Per endpoint, the dead node's batches go out in their order.
     assert.deepEqual(r.events().filter((e) => e.name === 'client_event').map((e) => JSON.parse(e.data).i), [0, 1, 2]);
     verifyAll(n2, app, r);

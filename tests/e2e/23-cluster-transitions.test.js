@@ -20,7 +20,6 @@
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const http = require('node:http');
 const net = require('node:net');
 
 const h = require('./helpers');
@@ -33,29 +32,6 @@ let seq = 0;
 const uniq = (p) => `${p}-${++seq}-${crypto.randomBytes(3).toString('hex')}`;
 const ids = (members) => Object.keys(members.members).sort();
 const roster = (f) => h.decodeData(f).presence.ids.slice().sort();
-
-/** A webhook receiver recording every event with its arrival time (always answers 200). */
-async function receiver() {
-  const r = { port: await h.freePort(), events: [], server: null };
-  r.server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const at = Date.now();
-      try {
-        for (const e of JSON.parse(Buffer.concat(chunks).toString('utf8')).events) r.events.push({ ...e, at });
-      } catch (_) { /* not ours */ }
-      res.writeHead(200);
-      res.end('ok');
-    });
-  });
-  await new Promise((resolve) => r.server.listen(r.port, h.HOST, resolve));
-  r.url = `http://${h.HOST}:${r.port}/hook`;
-  r.close = async () => { r.server.closeAllConnections(); await new Promise((resolve) => r.server.close(resolve)); };
-  r.of = (name, channel, user) => r.events.filter((e) => e.name === name && e.channel === channel && (user === undefined || e.user_id === user));
-  r.about = (channel) => JSON.stringify(r.events.filter((e) => e.channel === channel));
-  return r;
-}
 
 /**
  * A TCP proxy in front of Redis: cut() drops every connection through it and refuses new ones
@@ -114,9 +90,9 @@ describe('cluster-wide debounce, presence re-subscribe and max_connections', { s
   const users = async (srv, ch) => (await get(srv, `/channels/${ch}/users`)).users.map((u) => u.id).sort();
 
   before(async () => {
-    hooks = await receiver();
+    hooks = await h.webhookReceiver();
     app = h.makeApp({
-      webhooks: [{ url: hooks.url, event_types: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] }],
+      webhooks: [{ url: hooks.url(), event_types: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] }],
     });
     lim = h.makeApp({ max_connections: 3 });
     const port = await h.freePort();
@@ -234,7 +210,7 @@ describe('cluster-wide debounce, presence re-subscribe and max_connections', { s
     a.unsubscribe(pch); // P1 leaves (the channel stays occupied by P2)
     const t0 = Date.now();
     await h.eventually(() => chans.every((ch) => hooks.of('channel_vacated', ch).length >= 1) && hooks.of('member_removed', pch, 'P1').length >= 1,
-      { timeoutMs: DEB + 4000, intervalMs: 20, what: `every channel_vacated and member_removed P1 (${JSON.stringify(hooks.events.slice(-12))})` });
+      { timeoutMs: DEB + 4000, intervalMs: 20, what: `every channel_vacated and member_removed P1 (${JSON.stringify(hooks.timed().slice(-12))})` });
     for (const ch of chans) assert.ok(hooks.of('channel_vacated', ch)[0].at - t0 >= DEB - 200, `vacated ${ch} waited the debounce`);
     await sleep(2500); // more than a heartbeat: every node's periodic run has had its turn
     for (const ch of chans) {

@@ -597,6 +597,59 @@ function disconnectAll(...clients) {
 // ------------------------------------------------------------------------------------------------
 // Raw ws clients
 
+/**
+ * A real HTTP receiver for webhooks on 127.0.0.1 (a free port unless given). Records every
+ * request ({path, method, headers, rawBody, status, at}); statusFor(req) picks the answer (200
+ * unless changed). listen: false starts it later (r.listen()), so a sender first finds it down.
+ *   url(p = '/hook')          the address to configure
+ *   ok(p)                     requests answered 2xx (on path p, or on any path)
+ *   events(p)                 their events, in arrival order
+ *   timed(p)                  the same, each with the arrival time of its request (at)
+ *   of(name, channel, user)   timed events of that name and channel (and user_id, if given)
+ *   about(channel)            the timed events of a channel as JSON, for assertion messages
+ */
+async function webhookReceiver({ port, listen = true } = {}) {
+  const r = {
+    port: port || (await freePort()),
+    reqs: [],
+    statusFor: () => 200,
+    server: null,
+    url(p = '/hook') { return `http://${HOST}:${this.port}${p}`; },
+    async listen() {
+      this.server = http.createServer((req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+          const status = this.statusFor(req);
+          this.reqs.push({ path: req.url, method: req.method, headers: req.headers, rawBody: Buffer.concat(chunks).toString('utf8'), status, at: Date.now() });
+          res.writeHead(status, { 'content-type': 'text/plain' });
+          res.end(status < 300 ? 'ok' : 'try again');
+        });
+      });
+      await new Promise((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.port, HOST, resolve);
+      });
+    },
+    async close() {
+      if (!this.server) return;
+      const s = this.server;
+      this.server = null;
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    },
+    ok(p) { return this.reqs.filter((q) => (p === undefined || q.path === p) && q.status < 300); },
+    events(p) { return this.ok(p).flatMap((q) => JSON.parse(q.rawBody).events); },
+    timed(p) { return this.ok(p).flatMap((q) => JSON.parse(q.rawBody).events.map((e) => ({ ...e, at: q.at }))); },
+    of(name, channel, user) {
+      return this.timed().filter((e) => e.name === name && e.channel === channel && (user === undefined || e.user_id === user));
+    },
+    about(channel) { return JSON.stringify(this.timed().filter((e) => e.channel === channel)); },
+  };
+  if (listen) await r.listen();
+  return r;
+}
+
 class RawClient {
   constructor(ws) {
     this.ws = ws;
@@ -805,6 +858,7 @@ module.exports = {
   recorder,
   disconnectAll,
   RawClient,
+  webhookReceiver,
   rawConnect,
   wsUrl,
   decodeData,
